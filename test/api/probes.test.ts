@@ -1,0 +1,47 @@
+import { Writable } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/api/app.js";
+import { createLogger } from "../../src/logger.js";
+import { connectRedis } from "../../src/redis.js";
+import { useTestDatabase } from "../helpers/database.js";
+import { TEST_REDIS_URL } from "../helpers/services.js";
+
+const database = useTestDatabase();
+const logger = createLogger({ level: "silent" }, new Writable({ write: (_c, _e, done) => done() }));
+const redis = connectRedis(TEST_REDIS_URL, "keyferry-test");
+// Nothing listens on port 1: this connection never comes up, like a Redis that is down.
+const downRedis = connectRedis("redis://127.0.0.1:1", "keyferry-test-down");
+downRedis.on("error", () => {});
+
+afterAll(() => {
+  redis.disconnect();
+  downRedis.disconnect();
+});
+
+describe("health and readiness probes", () => {
+  it("healthz answers while the process lives; readyz when PostgreSQL and Redis answer", async () => {
+    const app = buildApp({ db: database().db, redis, logger });
+    expect((await app.inject("/healthz")).json()).toEqual({ ok: true });
+    const ready = await app.inject("/readyz");
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ ok: true, postgres: "ok", redis: "ok" });
+    await app.close();
+  });
+
+  it("readyz is 503 with a stable error code when Redis is down", async () => {
+    const app = buildApp({ db: database().db, redis: downRedis, logger });
+    const ready = await Promise.race([
+      app.inject("/readyz"),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("readyz hung")), 20_000)),
+    ]);
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({
+      error: {
+        code: "backing_service_down",
+        message: "a backing service is not answering",
+        details: { postgres: "ok", redis: "down" },
+      },
+    });
+    await app.close();
+  });
+});
