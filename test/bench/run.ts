@@ -1,0 +1,32 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createTestDatabase } from "../helpers/test-database.js";
+import { benchRsaGeneration, benchSeal } from "./crypto.js";
+import { benchLedgerAppend } from "./ledger-append.js";
+import { type Comparison, table } from "./measure.js";
+
+/**
+ * `npm run bench`: every benchmark measures keyferry's way and its baseline side by side in one run and
+ * reports the ratio; absolute figures depend on the machine, ratios much less. Results go to
+ * test/bench/results/<time>.json.
+ */
+const quick = process.argv.includes("--quick");
+const results: Comparison[] = [];
+
+const database = await createTestDatabase();
+try {
+  for (const writers of [1, 8, 32]) {
+    results.push(await benchLedgerAppend(database.db, writers, quick ? 20 : Math.ceil(1600 / writers)));
+  }
+} finally {
+  await database.close();
+}
+results.push(await benchSeal(quick ? 500 : 5000));
+results.push(await benchRsaGeneration(quick ? 2 : 8));
+
+process.stdout.write(`${table(results)}\n`);
+const dir = join(import.meta.dirname, "results");
+await mkdir(dir, { recursive: true });
+const file = join(dir, `${new Date().toISOString().replaceAll(":", "-")}.json`);
+await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), results }, null, 2)}\n`);
+process.stdout.write(`written to ${file}\n`);
