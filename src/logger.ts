@@ -63,4 +63,4 @@ export function createLogger(
   );
 }
 
-export type { Logger };
+export type { Logger, LogLevel };

@@ -10,20 +10,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { kekFingerprint, modulusBytes, parseKekPublicKey } from "../../src/crypto/kek.js";
 import { oaepMaxPlaintextBytes, rsaOaepDecrypt, rsaOaepEncrypt } from "../../src/crypto/rsa-wrap.js";
 import { CryptoError } from "../../src/errors/crypto-error.js";
-import { InvalidInputError } from "../../src/errors/invalid-input-error.js";
+import { refusal } from "../helpers/crypto-fixtures.js";
 import { opensslOaepDecrypt, opensslSpkiSha256 } from "../helpers/openssl.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);
-
-function refusal(action: () => unknown): InvalidInputError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidInputError);
-    return error as InvalidInputError;
-  }
-  throw new Error("expected a refusal");
-}
 
 /**
  * A syntactically valid RSA public key of `bits` bits (random odd-looking modulus, top bit set), for

@@ -11,10 +11,9 @@ import {
   wrapForAws,
 } from "../../src/crypto/wrap-aws.js";
 import { CryptoError } from "../../src/errors/crypto-error.js";
-import { InvalidInputError } from "../../src/errors/invalid-input-error.js";
+import { KEK_BITS, refusal, wrappingFixtures } from "../helpers/crypto-fixtures.js";
 import {
   type OpensslHash,
-  opensslGenerateMaterial,
   opensslOaepDecrypt,
   opensslOaepEncrypt,
   opensslRsaAesUnwrap,
@@ -22,33 +21,10 @@ import {
 } from "../helpers/openssl.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);
-const KEK_BITS = [2048, 3072, 4096] as const;
-type KekBits = (typeof KEK_BITS)[number];
 
-interface Kek {
-  publicKey: KeyObject;
-  privateKey: KeyObject;
-  /** What GetParametersForImport returns as PublicKey. */
-  publicDer: Buffer;
-  privatePem: string;
-}
+const { generate, kekOf, materialOf } = wrappingFixtures();
 
-const keks = new Map<KekBits, Kek>();
-const materials = new Map<KeyType, Buffer>();
-const kekOf = (bits: KekBits) => keks.get(bits) as Kek;
-const materialOf = (keyType: KeyType) => materials.get(keyType) as Buffer;
-
-beforeAll(async () => {
-  await Promise.all([
-    ...KEK_BITS.map(async (bits) => {
-      const { publicKey, privateKey } = await generateKeyPairAsync("rsa", { modulusLength: bits });
-      const publicDer = publicKey.export({ type: "spki", format: "der" });
-      const privatePem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-      keks.set(bits, { publicKey, privateKey, publicDer, privatePem });
-    }),
-    ...KEY_TYPES.map(async (keyType) => materials.set(keyType, await opensslGenerateMaterial(keyType))),
-  ]);
-});
+beforeAll(generate);
 
 /** The rule table as the AWS docs state it, written out independently of the code under test. */
 const DOCUMENTED: Record<AwsWrappingAlgorithm, ReadonlyArray<"aes" | "rsa" | "ec">> = {
@@ -119,16 +95,6 @@ describe("every documented combination round-trips through openssl", () => {
     },
   );
 });
-
-function refusal(action: () => unknown): InvalidInputError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidInputError);
-    return error as InvalidInputError;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("the AWS rule table", () => {
   it("offers for each key type what the docs allow, SHA-256 first", () => {

@@ -2,45 +2,19 @@ import { generateKeyPair, type KeyObject, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { KEY_TYPES, type KeyType } from "../../src/crypto/key-types.js";
+import { KEY_TYPES } from "../../src/crypto/key-types.js";
 import { buildByokFile, parseByokFile, unwrapAzure, wrapForAzure } from "../../src/crypto/wrap-azure.js";
 import { CryptoError } from "../../src/errors/crypto-error.js";
 import { InvalidInputError } from "../../src/errors/invalid-input-error.js";
-import { opensslGenerateMaterial, opensslRsaAesUnwrap, opensslRsaAesWrap } from "../helpers/openssl.js";
+import { KEK_BITS, refusal, wrappingFixtures } from "../helpers/crypto-fixtures.js";
+import { opensslRsaAesUnwrap, opensslRsaAesWrap } from "../helpers/openssl.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);
-const KEK_BITS = [2048, 3072, 4096] as const;
-type KekBits = (typeof KEK_BITS)[number];
+
 const KEK_ID = "https://contoso.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef";
+const { generate, kekOf, materialOf } = wrappingFixtures();
 
-interface Kek {
-  publicKey: KeyObject;
-  privateKey: KeyObject;
-  publicPem: string;
-  publicDer: Buffer;
-  privatePem: string;
-}
-
-const keks = new Map<KekBits, Kek>();
-const materials = new Map<KeyType, Buffer>();
-const kekOf = (bits: KekBits) => keks.get(bits) as Kek;
-const materialOf = (keyType: KeyType) => materials.get(keyType) as Buffer;
-
-beforeAll(async () => {
-  await Promise.all([
-    ...KEK_BITS.map(async (bits) => {
-      const { publicKey, privateKey } = await generateKeyPairAsync("rsa", { modulusLength: bits });
-      keks.set(bits, {
-        publicKey,
-        privateKey,
-        publicPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
-        publicDer: publicKey.export({ type: "spki", format: "der" }),
-        privatePem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-      });
-    }),
-    ...KEY_TYPES.map(async (keyType) => materials.set(keyType, await opensslGenerateMaterial(keyType))),
-  ]);
-});
+beforeAll(generate);
 
 // Azure carries every key type keyferry has (oct-HSM only on Managed HSM, but the wrapping is the same).
 const cases = KEY_TYPES.flatMap((keyType) => KEK_BITS.map((bits) => [keyType, bits] as const));
@@ -121,15 +95,7 @@ describe("the .byok file", () => {
   });
 });
 
-function refusalCode(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidInputError);
-    return (error as InvalidInputError).code;
-  }
-  throw new Error("expected a refusal");
-}
+const refusalCode = (action: () => unknown): string => refusal(action).code;
 
 describe("refusals", () => {
   it("refuses a KEK that is not RSA 2048..4096", async () => {
