@@ -1,0 +1,176 @@
+import type { KeyType } from "../crypto/key-types.js";
+import type { PROTECTIONS, Provider, PURPOSES } from "../db/schema/index.js";
+import type { Logger } from "../logger.js";
+
+export type Purpose = (typeof PURPOSES)[number];
+export type Protection = (typeof PROTECTIONS)[number];
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface AzureCredentials {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** What a destination may say about itself (`options` of `PUT /v1/kms/{name}`). */
+export interface KmsOptions {
+  /** AWS endpoint override (emulator, VPC endpoint); Azure vault URLs come from `keyCollection`. */
+  endpoint?: string;
+  /** AWS: ScheduleKeyDeletion window on remove, 7..30 days (default 30). */
+  pendingWindowDays?: number;
+  /** Azure: purge the soft-deleted key after remove. */
+  purgeOnRemove?: boolean;
+  /** Azure: the vault is a Managed HSM (allows oct-HSM, so AES keys). */
+  managedHsm?: boolean;
+  /** Prefix of remote names: AWS aliases `alias/<prefix>/<key>`, Azure key names `<prefix>-<key>`. */
+  namePrefix?: string;
+}
+
+/** A destination as providers see it: credentials already unsealed, in memory only for the call. */
+export interface KmsDestination {
+  name: string;
+  provider: Provider;
+  /** AWS region, or Azure vault name / URL. */
+  keyCollection: string;
+  credentials: AwsCredentials | AzureCredentials | undefined;
+  options: KmsOptions;
+  /** Grows on every change of the destination; cached SDK clients are rebuilt when it changes. */
+  revision: number;
+}
+
+export interface KeyToDistribute {
+  name: string;
+  type: KeyType;
+  purposes: readonly Purpose[];
+  protection: Protection;
+}
+
+/** One keyferry version offered to a provider. The plaintext exists only inside `withMaterial`. */
+export interface VersionSource {
+  version: number;
+  /** DER SPKI of asymmetric versions. */
+  publicKey: Buffer | null;
+  withMaterial<T>(use: (material: Buffer) => Promise<T>): Promise<T>;
+}
+
+export type RemoteVersionState = "enabled" | "disabled" | "pending";
+
+export interface RemoteVersion {
+  version: number;
+  /** AWS key ARN; Azure versioned kid. */
+  remoteId: string;
+  state: RemoteVersionState;
+  /** Non-secret provider facts needed later: AWS KeyMaterialId, Azure version, ... */
+  detail: Record<string, unknown>;
+}
+
+/** What keyferry records of one distribution; providers receive it back for later calls. */
+export interface RemoteCopy {
+  /** AWS alias name; Azure key name. */
+  remoteName: string;
+  versions: RemoteVersion[];
+  detail: Record<string, unknown>;
+}
+
+/**
+ * Where a provider writes down what it is about to do and what it did, so that a retry after a crash or a
+ * lost answer resumes instead of repeating. The operations engine persists entries (in the step's detail)
+ * before `put` resolves. Entries must never hold secrets.
+ */
+export interface StepJournal {
+  get(entry: string): Record<string, unknown> | undefined;
+  put(entry: string, value: Record<string, unknown>): Promise<void>;
+}
+
+export interface ProviderContext {
+  operationId: string;
+  journal: StepJournal;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+/** The remote state of one copy, as the cloud reports it. */
+export interface RemoteState {
+  exists: boolean;
+  versions: Array<{
+    version: number;
+    remoteId: string;
+    state: RemoteVersionState | "deleted" | "pending-deletion";
+  }>;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  versions: Array<{ version: number; ok: boolean; reason?: string }>;
+}
+
+/** A remote key carrying keyferry's tags, found by `listManaged` (drift detection). */
+export interface ManagedCopy {
+  keyName: string;
+  version: number;
+  remoteId: string;
+  state: RemoteVersionState | "pending-deletion";
+  operationId: string | undefined;
+}
+
+/**
+ * One cloud. Every method is safe to call again after it failed or its answer was lost (SPEC section 6):
+ * it consults `ctx.journal` and the remote tags before any call that is not idempotent.
+ */
+export interface KmsProvider {
+  readonly provider: Provider;
+  /** Refuse, with a 422 InvalidInputError naming the rule, what this cloud cannot hold. */
+  checkSupport(destination: KmsDestination, key: KeyToDistribute): void;
+  /** Copy every given version, in order; the last one becomes current. */
+  distribute(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    versions: readonly VersionSource[],
+  ): Promise<RemoteCopy>;
+  /** Add one new version to an existing copy and make it current. */
+  rotate(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    copy: RemoteCopy,
+    version: VersionSource,
+  ): Promise<RemoteCopy>;
+  /** Disable the versions below `minEnabledVersion`, enable the others. */
+  setMinEnabledVersion(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    copy: RemoteCopy,
+    minEnabledVersion: number,
+    versions: readonly VersionSource[],
+  ): Promise<RemoteCopy>;
+  /** Make the copy stop working at once, and schedule or perform its deletion. */
+  remove(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    copy: RemoteCopy,
+  ): Promise<void>;
+  describe(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    copy: RemoteCopy,
+  ): Promise<RemoteState>;
+  /** Prove the copy holds our versions: public keys equal (asymmetric), an encrypt/decrypt round trip (AES). */
+  verify(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    copy: RemoteCopy,
+    versions: readonly VersionSource[],
+  ): Promise<VerifyReport>;
+  /** Every remote key in the destination that carries keyferry's tags. */
+  listManaged(ctx: ProviderContext, destination: KmsDestination): Promise<ManagedCopy[]>;
+}
