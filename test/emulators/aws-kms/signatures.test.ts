@@ -14,8 +14,8 @@ import { kmsClient, opensslVerifies } from "./helpers.js";
 
 /**
  * Signatures of every scheme the emulator implements, for RAW messages and for digests, checked by openssl
- * on keys the emulator generates. DIGEST signing bypasses Node's hashing signer (rsa-digest.ts,
- * ecdsa-digest.ts), so this is what proves those encodings right.
+ * on keys the emulator generates. DIGEST signing bypasses Node's hashing signer (common/rsa-digest.ts,
+ * common/ecdsa-digest.ts), so this is what proves those encodings right.
  */
 
 const MESSAGE = Buffer.from("keyferry: every step is in the ledger");

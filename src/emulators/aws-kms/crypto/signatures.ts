@@ -1,19 +1,19 @@
 import { constants, type KeyObject, sign, verify } from "node:crypto";
-import type { SigningAlgorithm } from "../key-specs.js";
-import { ecdsaSignDigest, ecdsaVerifyDigest } from "./ecdsa-digest.js";
+import { ecdsaSignDigest, ecdsaVerifyDigest } from "../../common/ecdsa-digest.js";
 import {
   type DigestHash,
   pkcs1SignDigest,
   pkcs1VerifyDigest,
   pssSignDigest,
   pssVerifyDigest,
-} from "./rsa-digest.js";
+} from "../../common/rsa-digest.js";
+import type { SigningAlgorithm } from "../key-specs.js";
 
 /**
  * KMS's signing algorithms (Sign reference, "Signing algorithms" in the key spec reference): RSASSA-PSS
  * with MGF1 over the same hash and a salt as long as the hash, RSASSA-PKCS1-v1_5, and ECDSA with DER
  * signatures. RAW messages are hashed and signed by OpenSSL through Node; DIGEST messages are signed as
- * given (rsa-digest.ts, ecdsa-digest.ts).
+ * given (common/rsa-digest.ts, common/ecdsa-digest.ts).
  */
 
 type Scheme = "pss" | "pkcs1" | "ecdsa";
@@ -63,7 +63,7 @@ export function signMessage(
   if (type === "RAW") return sign(hash, message, rawOptions(privateKey, scheme, hash));
   if (scheme === "pss") return pssSignDigest(privateKey, hash, message);
   if (scheme === "pkcs1") return pkcs1SignDigest(privateKey, hash, message);
-  return ecdsaSignDigest(privateKey, message);
+  return ecdsaSignDigest(privateKey, message, "der");
 }
 
 export function verifyMessage(
@@ -84,5 +84,5 @@ export function verifyMessage(
   }
   if (scheme === "pss") return pssVerifyDigest(publicKey, hash, message, signature);
   if (scheme === "pkcs1") return pkcs1VerifyDigest(publicKey, hash, message, signature);
-  return ecdsaVerifyDigest(publicKey, message, signature);
+  return ecdsaVerifyDigest(publicKey, message, signature, "der");
 }
