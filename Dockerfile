@@ -16,6 +16,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY migrations ./migrations
+# The emulators keep their state under /data (a volume in docker-compose.yml).
+RUN mkdir -p /data && chown node:node /data
 USER node
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/keyferry.js"]
 CMD ["api"]

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config.js";
 import { KeyferryError } from "../errors/keyferry-error.js";
+import { registerEmulateCommand } from "./commands/emulate.js";
 import { registerRootKeyCommands } from "./commands/root-key.js";
 import { registerServiceCommands } from "./commands/services.js";
 
@@ -13,6 +14,7 @@ const program = new Command()
 
 registerServiceCommands(program);
 registerRootKeyCommands(program);
+registerEmulateCommand(program);
 
 /** Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 done only in part. */
 try {
