@@ -6,7 +6,7 @@ import { z } from "zod";
  * own before calling `loadConfig`.
  */
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 

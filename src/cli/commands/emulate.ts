@@ -1,8 +1,8 @@
 import type { Command } from "commander";
+import { LOG_LEVELS, type LogLevel } from "../../config.js";
 import { parseFaultOptions } from "../../emulators/common/faults.js";
 import type { EmulatorOptions, RunningEmulator } from "../../emulators/common/options.js";
 import { parseQuotaMode } from "../../emulators/common/quota.js";
-import { LOG_LEVELS, type LogLevel } from "../../config.js";
 import { createLogger } from "../../logger.js";
 import { stopOnSignals } from "../../processes/api.js";
 
@@ -24,7 +24,8 @@ interface EmulateFlags {
 const EMULATORS = {
   aws: {
     defaultPort: "4599",
-    start: async (options: EmulatorOptions) => (await import("../../emulators/aws-kms/index.js")).startAwsKmsEmulator(options),
+    start: async (options: EmulatorOptions) =>
+      (await import("../../emulators/aws-kms/index.js")).startAwsKmsEmulator(options),
     describe: (url: string) =>
       `AWS KMS emulator at ${url}\n  use it with: new KMSClient({ endpoint: "${url}", region: "eu-west-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } })`,
   },
@@ -46,17 +47,24 @@ export function registerEmulateCommand(program: Command): void {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (default 4599 for aws, 4600 for azure; 0 = any free port)")
     .option("--quota <mode>", "request quotas: real, off, or a scale such as 10x", "off")
-    .option("--state <file>", "keep the emulator's keys in this JSON file across restarts (holds key material)")
+    .option(
+      "--state <file>",
+      "keep the emulator's keys in this JSON file across restarts (holds key material)",
+    )
     .option("--latency <ms>", "added latency per request: MS or MIN-MAX")
     .option("--error-rate <fraction>", "fraction of requests failing with a transient server error")
     .option("--throttle-rate <fraction>", "fraction of requests answered as throttled")
-    .option("--fail-after-commit <fraction[:mode]>", "fraction of changes made and then answered with an error (mode error) or a dropped connection (mode drop)")
+    .option(
+      "--fail-after-commit <fraction[:mode]>",
+      "fraction of changes made and then answered with an error (mode error) or a dropped connection (mode drop)",
+    )
     .option("--fault-operations <list>", "comma-separated operations the faults apply to (default: all)")
     .option("--managed-hsm", "azure: behave as a Managed HSM (allows oct-HSM keys)")
     .option("--purge-delay <ms>", "azure: how long a purged name stays unusable", "0")
     .option("--log-level <level>", "log level", "info")
     .action(async (cloud: string, flags: EmulateFlags) => {
-      if (cloud !== "aws" && cloud !== "azure") throw new Error(`cloud must be "aws" or "azure" (got "${cloud}")`);
+      if (cloud !== "aws" && cloud !== "azure")
+        throw new Error(`cloud must be "aws" or "azure" (got "${cloud}")`);
       const emulator = EMULATORS[cloud];
       if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
         throw new Error(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
@@ -71,7 +79,9 @@ export function registerEmulateCommand(program: Command): void {
         faults: parseFaultOptions(flags),
         ...(flags.state ? { stateFile: flags.state } : {}),
         logger,
-        ...(cloud === "azure" ? { managedHsm: flags.managedHsm === true, purgeDelayMs: Number(flags.purgeDelay) } : {}),
+        ...(cloud === "azure"
+          ? { managedHsm: flags.managedHsm === true, purgeDelayMs: Number(flags.purgeDelay) }
+          : {}),
       });
       process.stderr.write(`${emulator.describe(running.url)}\n`);
       stopOnSignals(running.close, logger, 5_000);
