@@ -29,6 +29,13 @@ export interface KmsOptions {
   managedHsm?: boolean;
   /** Prefix of remote names: AWS aliases `alias/<prefix>/<key>`, Azure key names `<prefix>-<key>`. */
   namePrefix?: string;
+  /**
+   * AWS, AES keys. `key-per-version` (default): one KMS key per version behind the alias, like asymmetric
+   * keys, so each version can be disabled on its own. `single-key`: one KMS key whose imported materials are
+   * the versions (RotateKeyOnDemand), so applications keep one ARN; KMS cannot disable one material of a key,
+   * so `minEnabledVersion` can then only disable or enable the key as a whole.
+   */
+  awsSymmetricLayout?: "key-per-version" | "single-key";
 }
 
 /** A destination as providers see it: credentials already unsealed, in memory only for the call. */
@@ -173,4 +180,6 @@ export interface KmsProvider {
   ): Promise<VerifyReport>;
   /** Every remote key in the destination that carries keyferry's tags. */
   listManaged(ctx: ProviderContext, destination: KmsDestination): Promise<ManagedCopy[]>;
+  /** Release the cached SDK clients (graceful shutdown). */
+  close(): void;
 }
