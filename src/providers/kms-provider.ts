@@ -99,6 +99,11 @@ export interface ProviderContext {
   journal: StepJournal;
   logger: Logger;
   signal?: AbortSignal;
+  /**
+   * Called before every request to the cloud with the cloud's operation name (`CreateKey`, `importKey`, ...):
+   * the operations engine waits here for the destination's shared rate limit (SPEC section 6).
+   */
+  beforeCall?: (operation: string) => Promise<void>;
 }
 
 /** The remote state of one copy, as the cloud reports it. */

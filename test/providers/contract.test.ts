@@ -171,6 +171,30 @@ describe.each(CLOUDS)("KmsProvider contract: $provider", ({ provider, start }) =
     },
   );
 
+  it("asks the engine's rate limiter before every cloud request, naming the cloud's operation", async () => {
+    const type: KeyType = "ecdsa-p256";
+    const dest = destinationFor(type);
+    const key: KeyToDistribute = {
+      name: "contract-limited",
+      type,
+      purposes: naturalPurposes(type),
+      protection: "hsm",
+    };
+    const [v1] = await makeVersions(type, 1);
+    if (!v1) throw new Error("no version");
+    const asked: string[] = [];
+    const ctx = {
+      ...context("op-limited"),
+      beforeCall: async (operation: string) => void asked.push(operation),
+    };
+    await running.kms.distribute(ctx, dest, key, [v1]);
+    expect(asked).toEqual(
+      expect.arrayContaining(
+        provider === "awskms" ? ["CreateKey", "GetParametersForImport", "ImportKeyMaterial"] : ["importKey"],
+      ),
+    );
+  });
+
   it("verification notices a copy that holds other material", async () => {
     const type: KeyType = provider === "awskms" ? "ecdsa-p256" : "rsa-2048";
     const dest = destinationFor(type);

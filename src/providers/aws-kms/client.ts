@@ -90,7 +90,10 @@ export function kmsSession(
     async call(operation, run, { idempotent, ...fields }) {
       const logFields = { op: operation, kms: destination.name, ...fields };
       const result = await withRetry(
-        () => run(client, ctx.signal),
+        async () => {
+          await ctx.beforeCall?.(operation);
+          return run(client, ctx.signal);
+        },
         (error) => classifyAwsError(error, operation),
         {
           ...retry,

@@ -68,7 +68,10 @@ export function azureSession(
     logger,
     async call(operation, run, { idempotent, ...fields }) {
       const result = await withRetry(
-        () => run(requestOptions),
+        async () => {
+          await ctx.beforeCall?.(operation);
+          return run(requestOptions);
+        },
         (error) => classify(error, operation, ctx.signal),
         {
           ...retry,

@@ -1,0 +1,17 @@
+/**
+ * The BullMQ queues keyferry uses and what their jobs carry. Jobs carry ids only, never secrets (SPEC
+ * section 7): a worker reads everything else from PostgreSQL.
+ */
+export const OPERATIONS_QUEUE = "operations";
+
+export interface OperationJobData {
+  operationId: string;
+}
+
+/**
+ * BullMQ's `prefix` option: every key of every queue starts with it. The configured prefix carries a
+ * {hash tag} so that one queue's keys land in one Redis Cluster slot.
+ */
+export function queuePrefix(redisPrefix: string): string {
+  return redisPrefix;
+}
