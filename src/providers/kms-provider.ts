@@ -36,6 +36,10 @@ export interface KmsOptions {
    * so `minEnabledVersion` can then only disable or enable the key as a whole.
    */
   awsSymmetricLayout?: "key-per-version" | "single-key";
+  /** Requests per second for this destination (default: the cloud's published quotas). */
+  rateLimitPerSecond?: number;
+  /** Requests in flight at once against this destination, from all workers together. */
+  concurrency?: number;
 }
 
 /** A destination as providers see it: credentials already unsealed, in memory only for the call. */

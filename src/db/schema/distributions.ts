@@ -36,6 +36,8 @@ export const distributions = pgTable(
     protection: text("protection", { enum: PROTECTIONS }).notNull(),
     remoteName: text("remote_name"),
     state: text("state", { enum: DISTRIBUTION_STATES }).notNull().default("distributing"),
+    /** The provider's non-secret facts about the copy as a whole (RemoteCopy.detail: layout, ...). */
+    detail: jsonb("detail").$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
