@@ -1,0 +1,49 @@
+import type { RootKeyRing } from "../custody/root-keys.js";
+import type { Database } from "../db/client.js";
+import type { Provider } from "../db/schema/index.js";
+import type { Logger } from "../logger.js";
+import type { KmsOptions } from "../providers/kms-provider.js";
+import type { ProviderRegistry } from "../providers/registry.js";
+
+/**
+ * The seam between the queue (src/queue/, BullMQ) and the operations engine (src/operations/): the queue
+ * hands an operation id to `runOperation` (src/operations/run.ts) and does what the outcome says.
+ */
+
+/** A destination's shared limits, the same for every worker on every host (implemented in src/queue/). */
+export interface DestinationLimits {
+  /** Wait for the destination's shared rate limit before one cloud request (`CreateKey`, `importKey`, ...). */
+  acquire(kms: DestinationRef, operation: string, signal?: AbortSignal): Promise<void>;
+  /** Run `work` holding one of the destination's concurrency slots. */
+  withSlot<T>(kms: DestinationRef, work: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
+export interface DestinationRef {
+  name: string;
+  provider: Provider;
+  options: KmsOptions;
+}
+
+export interface EngineDependencies {
+  db: Database;
+  ring: RootKeyRing;
+  providers: ProviderRegistry;
+  limits: DestinationLimits;
+  logger: Logger;
+}
+
+export type RunOutcome =
+  /** The operation reached a final state (failed included: permanent errors end here). */
+  | { kind: "finished"; state: "succeeded" | "failed" | "canceled" }
+  /** An earlier operation on the same key has not finished: try again later (operations on a key are serialized). */
+  | { kind: "blocked"; retryInMs: number }
+  /** A transient or throttled failure: run again later, resuming from the last finished step. */
+  | { kind: "retry"; delayMs: number | undefined; reason: string };
+
+/** What src/operations/run.ts exports. `attempt` counts from 1 (BullMQ's attemptsMade + 1). */
+export type RunOperation = (
+  deps: EngineDependencies,
+  operationId: string,
+  attempt: number,
+  signal?: AbortSignal,
+) => Promise<RunOutcome>;
