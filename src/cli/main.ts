@@ -2,21 +2,38 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config.js";
 import { KeyferryError } from "../errors/keyferry-error.js";
+import { ApiError } from "./client/api-client.js";
 import { registerEmulateCommand } from "./commands/emulate.js";
+import { registerKeyCommands } from "./commands/keys.js";
+import { registerKmsCommands } from "./commands/kms.js";
+import { registerOperationCommands } from "./commands/ops.js";
 import { registerRootKeyCommands } from "./commands/root-key.js";
 import { registerServiceCommands } from "./commands/services.js";
+import { registerTokenAndByokCommands } from "./commands/tokens-byok.js";
 
 const program = new Command()
   .name("keyferry")
   .description("your own root of trust for keys, carried into AWS KMS and Azure Key Vault")
+  .option("--url <url>", "the keyferry API (default: $KEYFERRY_URL or http://127.0.0.1:8080)")
+  .option(
+    "--token <token>",
+    "bearer token (default: $KEYFERRY_TOKEN, or the dev stack's .keyferry/admin-token)",
+  )
   .showHelpAfterError()
   .exitOverride();
 
 registerServiceCommands(program);
 registerRootKeyCommands(program);
 registerEmulateCommand(program);
+registerKeyCommands(program);
+registerKmsCommands(program);
+registerOperationCommands(program);
+registerTokenAndByokCommands(program);
 
-/** Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 done only in part. */
+/**
+ * Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 done only in part, 4 refused by the API
+ * (4xx), 5 the API could not be reached or is unavailable.
+ */
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -25,6 +42,9 @@ try {
   } else if (error instanceof ConfigError) {
     console.error(error.message);
     process.exitCode = 2;
+  } else if (error instanceof ApiError) {
+    console.error(`keyferry: ${error.message} (${error.code})`);
+    process.exitCode = error.status === 0 || error.status >= 500 ? 5 : 4;
   } else if (error instanceof KeyferryError) {
     console.error(`keyferry: ${error.message} (${error.code})`);
     process.exitCode = 1;
