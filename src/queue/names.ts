@@ -6,6 +6,11 @@ export const OPERATIONS_QUEUE = "operations";
 
 export interface OperationJobData {
   operationId: string;
+  /**
+   * How many times the engine asked for a retry. BullMQ's `moveToDelayed` does not count attempts, so the
+   * worker keeps this count itself for the attempt number and the backoff. A number, never a secret.
+   */
+  retries?: number;
 }
 
 /**

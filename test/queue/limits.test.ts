@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import type { DestinationRef } from "../../src/operations/engine.js";
+import { createDestinationLimits } from "../../src/queue/limits.js";
+import { useTestRedis } from "../helpers/redis.js";
+
+const testRedis = useTestRedis();
+const worker = { kmsConcurrency: 2, rateLimitScale: 1 };
+
+const aws = (name: string, options: DestinationRef["options"] = {}): DestinationRef => ({
+  name,
+  provider: "awskms",
+  options,
+});
+const azure = (name: string): DestinationRef => ({ name, provider: "azurekeyvault", options: {} });
+
+/** Count tokens granted when asking every `stepMs` of simulated time for `seconds` seconds. */
+async function granted(take: () => Promise<number>, clock: { now: number }, seconds: number, stepMs = 50) {
+  let count = 0;
+  const end = clock.now + seconds * 1000;
+  while (clock.now < end) {
+    while ((await take()) === 0) count += 1;
+    clock.now += stepMs;
+  }
+  return count;
+}
+
+describe("destination limits", () => {
+  it("grants no more than the published quota, scaled, over a window", async () => {
+    const { redis, prefix } = testRedis();
+    const clock = { now: 1_000_000 };
+    const limits = createDestinationLimits(redis, prefix, { worker, clock: () => clock.now });
+    // AWS CreateKey: 5 per second (burst 5): at most 5 + 5 * 10 over 10 s.
+    const createKey = await granted(() => limits.tryTake(aws("aws-a"), "CreateKey"), clock, 10);
+    expect(createKey).toBeLessThanOrEqual(55);
+    expect(createKey).toBeGreaterThanOrEqual(50);
+    // Azure HSM create/import share 10 per 10 s.
+    const importKey = await granted(() => limits.tryTake(azure("vault-a"), "importKey"), clock, 20);
+    expect(importKey).toBeLessThanOrEqual(30);
+    expect(importKey).toBeGreaterThanOrEqual(29);
+    // createKey draws on the same bucket as importKey.
+    while ((await limits.tryTake(azure("vault-a"), "importKey")) === 0) {}
+    expect(await limits.tryTake(azure("vault-a"), "createKey")).toBeGreaterThan(0);
+
+    const half = createDestinationLimits(redis, prefix, {
+      worker: { ...worker, rateLimitScale: 0.5 },
+      clock: () => clock.now,
+    });
+    const slow = await granted(() => half.tryTake(aws("aws-b"), "GetParametersForImport"), clock, 10);
+    expect(slow).toBeLessThanOrEqual(1 + 5);
+
+    const overridden = await granted(
+      () => limits.tryTake(aws("aws-c", { rateLimitPerSecond: 2 }), "DescribeKey"),
+      clock,
+      10,
+    );
+    expect(overridden).toBeLessThanOrEqual(2 + 20);
+  });
+
+  it("lets one destination go while another waits for its bucket", async () => {
+    const { redis, prefix } = testRedis();
+    const limits = createDestinationLimits(redis, prefix, { worker });
+    const throttled = aws("aws-throttled", { rateLimitPerSecond: 0.01 });
+    await limits.acquire(throttled, "CreateKey");
+    const controller = new AbortController();
+    const waiting = limits.acquire(throttled, "CreateKey", controller.signal);
+    const started = Date.now();
+    await limits.acquire(aws("aws-free"), "CreateKey");
+    await limits.withSlot(aws("aws-free"), async () => {});
+    expect(Date.now() - started).toBeLessThan(1000);
+    controller.abort(new Error("test over"));
+    await expect(waiting).rejects.toThrow("test over");
+  });
+
+  it("caps concurrency across limiter instances, and frees the slot of a holder that vanished", async () => {
+    const { redis, prefix } = testRedis();
+    const clock = { now: 5_000_000 };
+    const opts = {
+      worker: { ...worker, kmsConcurrency: 1 },
+      clock: () => clock.now,
+      leaseMs: 3000,
+      slotPollMs: 10,
+    };
+    const hostA = createDestinationLimits(redis, prefix, opts);
+    const hostB = createDestinationLimits(redis, prefix, opts);
+    const kms = aws("aws-sem", { concurrency: 2 });
+
+    let inFlight = 0;
+    let peak = 0;
+    const work = async () => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight -= 1;
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? hostA : hostB).withSlot(kms, work)));
+    expect(peak).toBe(2);
+
+    // Host A takes both slots and dies (its leases are not renewed, never released).
+    void hostA.withSlot(kms, () => new Promise(() => {}));
+    void hostA.withSlot(kms, () => new Promise(() => {}));
+    await new Promise((r) => setTimeout(r, 50));
+    hostA.stop();
+    let ran = false;
+    const waiting = hostB.withSlot(kms, async () => {
+      ran = true;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ran).toBe(false);
+    clock.now += 3001;
+    await waiting;
+    expect(ran).toBe(true);
+    hostB.stop();
+  });
+});
