@@ -1,0 +1,147 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+import { keys, kms, type OperationError, operations } from "../db/schema/index.js";
+import { InvalidInputError } from "../errors/invalid-input-error.js";
+import { appendToLedger } from "../ledger/append.js";
+import { ProviderError } from "../providers/provider-error.js";
+import type { OperationContext, OperationRow } from "./context.js";
+import type { RunOperation, RunOutcome } from "./engine.js";
+import { codeOf, DestinationsFailedError, isRetryable, messageOf, OperationCanceledError } from "./errors.js";
+import { PROCESSORS } from "./processors.js";
+import { createStepRunner } from "./steps.js";
+
+/** How long a blocked operation waits before asking again (the earlier operation on its key is running). */
+export const BLOCKED_RETRY_MS = 1_000;
+const FINAL_STATES = new Set(["succeeded", "failed", "canceled"]);
+const ACTOR = "worker";
+
+/**
+ * Run one operation as far as it goes now (SPEC section 6): steps already finished by an earlier attempt
+ * are not redone; a transient or throttled failure asks the queue to run it again later; a permanent one
+ * fails the operation with its code and message.
+ */
+export const runOperation: RunOperation = async (deps, operationId, attempt, signal) => {
+  const { db } = deps;
+  const operation = await loadOperation(db, operationId);
+  if (!operation) {
+    deps.logger.warn({ operationId }, "operation to run does not exist");
+    return { kind: "finished", state: "failed" };
+  }
+  if (FINAL_STATES.has(operation.state)) {
+    return { kind: "finished", state: operation.state as "succeeded" | "failed" | "canceled" };
+  }
+  if (await hasEarlierUnfinished(db, operation)) return { kind: "blocked", retryInMs: BLOCKED_RETRY_MS };
+
+  const [key] = operation.keyId ? await db.select().from(keys).where(eq(keys.id, operation.keyId)) : [];
+  const [dest] = operation.kmsId
+    ? await db.select({ name: kms.name }).from(kms).where(eq(kms.id, operation.kmsId))
+    : [];
+  const keyName = key?.name ?? null;
+  const kmsName = dest?.name ?? null;
+  const logger = deps.logger.child({
+    operationId,
+    attempt,
+    ...(keyName ? { key: keyName } : {}),
+    ...(kmsName ? { kms: kmsName } : {}),
+  });
+  const ctx: OperationContext = {
+    deps,
+    operation,
+    key: key ?? null,
+    kmsName,
+    attempt,
+    signal,
+    logger,
+    step: createStepRunner(db, { id: operationId, keyName, kmsName }, logger),
+  };
+  const filed = { operationId, keyName, kmsName, actor: ACTOR };
+
+  const started = await db.transaction(async (tx) => {
+    const rows = await tx
+      .update(operations)
+      .set({
+        state: "running",
+        attempts: sql`${operations.attempts} + 1`,
+        startedAt: sql`coalesce(${operations.startedAt}, now())`,
+        updatedAt: new Date(),
+      })
+      .where(and(eq(operations.id, operationId), inArray(operations.state, ["queued", "running"])))
+      .returning({ attempts: operations.attempts });
+    const [row] = rows;
+    if (!row) return false;
+    await appendToLedger(tx, {
+      ...filed,
+      event: "operation.started",
+      data: { type: operation.type, attempt, attempts: row.attempts },
+    });
+    return true;
+  });
+  if (!started) return finalState(db, operationId);
+
+  try {
+    const processor = PROCESSORS[operation.type];
+    if (!processor) {
+      throw new InvalidInputError(
+        "operation_type_unsupported",
+        `operations of type ${operation.type} are not run by this engine yet`,
+      );
+    }
+    await processor.run(ctx);
+  } catch (error) {
+    if (error instanceof OperationCanceledError) return { kind: "finished", state: "canceled" };
+    if (isRetryable(error)) {
+      logger.warn({ code: codeOf(error), message: messageOf(error) }, "operation will be retried");
+      return { kind: "retry", delayMs: retryDelay(error), reason: `${codeOf(error)}: ${messageOf(error)}` };
+    }
+    const failure: OperationError = { code: codeOf(error), message: messageOf(error), retryable: false };
+    await db.transaction(async (tx) => {
+      await tx
+        .update(operations)
+        .set({ state: "failed", error: failure, finishedAt: new Date(), updatedAt: new Date() })
+        .where(eq(operations.id, operationId));
+      await PROCESSORS[operation.type]?.onFailed?.(ctx, tx);
+      await appendToLedger(tx, { ...filed, event: "operation.failed", data: { error: failure } });
+    });
+    logger.warn({ error: failure }, "operation failed");
+    return { kind: "finished", state: "failed" };
+  }
+
+  await db.transaction(async (tx) => {
+    await tx
+      .update(operations)
+      .set({ state: "succeeded", error: null, finishedAt: new Date(), updatedAt: new Date() })
+      .where(eq(operations.id, operationId));
+    await appendToLedger(tx, { ...filed, event: "operation.succeeded", data: { type: operation.type } });
+  });
+  return { kind: "finished", state: "succeeded" };
+};
+
+async function loadOperation(db: Database, id: string): Promise<OperationRow | undefined> {
+  const [row] = await db.select().from(operations).where(eq(operations.id, id));
+  return row;
+}
+
+/** Operations on one key run one at a time, in the order they were accepted (created_at, then id). */
+async function hasEarlierUnfinished(db: Database, operation: OperationRow): Promise<boolean> {
+  if (!operation.keyId) return false;
+  const result = await db.execute<{ earlier: boolean }>(sql`
+    select exists (
+      select 1 from ${operations} o
+      where o.key_id = ${operation.keyId}
+        and o.id <> ${operation.id}
+        and o.state in ('queued', 'running')
+        and (o.created_at, o.id) < (select created_at, id from ${operations} where id = ${operation.id})
+    ) as earlier`);
+  return result.rows[0]?.earlier === true;
+}
+
+async function finalState(db: Database, id: string): Promise<RunOutcome> {
+  const row = await loadOperation(db, id);
+  const state = row && FINAL_STATES.has(row.state) ? row.state : "canceled";
+  return { kind: "finished", state: state as "succeeded" | "failed" | "canceled" };
+}
+
+function retryDelay(error: unknown): number | undefined {
+  if (error instanceof ProviderError || error instanceof DestinationsFailedError) return error.retryAfterMs;
+  return undefined;
+}
