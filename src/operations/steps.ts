@@ -105,19 +105,22 @@ export function createStepRunner(db: Database, operation: StepOwner, logger: Log
         message: messageOf(error),
         kind: error instanceof ProviderError ? error.kind : isRetryable(error) ? "transient" : "permanent",
       };
-      scope.logger.warn({ error: recorded }, "step failed");
+      // Throttling is the cloud pacing us, not a failure (SPEC section 6): the step waits to run again.
+      const throttled = recorded.kind === "throttled";
+      if (throttled) scope.logger.info({ error: recorded }, "step throttled");
+      else scope.logger.warn({ error: recorded }, "step failed");
       await db.transaction(async (tx) => {
         await tx
           .update(operationSteps)
           .set({
-            state: "failed",
+            state: throttled ? "pending" : "failed",
             finishedAt: new Date(),
             detail: sql`jsonb_set(${operationSteps.detail}, '{error}', ${JSON.stringify(recorded)}::jsonb)`,
           })
           .where(eq(operationSteps.id, row.id));
         await appendToLedger(tx, {
           ...filed,
-          event: "step.failed",
+          event: throttled ? "step.throttled" : "step.failed",
           data: { step: name, attempt: row.attempts, error: recorded },
         });
       });
