@@ -1,8 +1,14 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
 import { sql } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Database } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import type { Redis } from "../redis.js";
+import { type ApiApp, type ApiContext, installAuth } from "./context.js";
+import { installErrorHandlers } from "./errors.js";
+import { registerRoutes } from "./routes/index.js";
 
 const PROBE_TIMEOUT_MS = 2_000;
 
@@ -18,11 +24,14 @@ export interface AppDependencies {
   db: Database;
   redis: Redis;
   logger: Logger;
+  /** The `/v1` API and its OpenAPI document; without it only the probes are served. */
+  api?: Omit<ApiContext, "db">;
 }
 
-/** The HTTP application. Routes arrive with the operations engine; this is its skeleton and probes. */
+/** The HTTP application: probes, the `/v1` API (routes/index.ts lists every path) and `/docs`. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger });
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 256 * 1024 });
+  if (deps.api) installApi(app, { ...deps.api, db: deps.db });
 
   app.get("/healthz", async () => ({ ok: true }));
 
@@ -44,4 +53,29 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
 
   return app;
+}
+
+function installApi(app: FastifyInstance, ctx: ApiContext): void {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app);
+  installAuth(app, ctx);
+  app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "keyferry",
+        version: "1",
+        description:
+          "Bring-your-own-key custody and distribution to Azure Key Vault and AWS KMS. Errors are " +
+          "`{error:{code,message,details?}}`; mutating requests accept `Idempotency-Key`.",
+      },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "kf_... API token" } },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.register(swaggerUi, { routePrefix: "/docs" });
+  app.register(async (api) => registerRoutes(api as unknown as ApiApp, ctx));
 }

@@ -1,10 +1,16 @@
+import { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../api/app.js";
 import type { Config } from "../config.js";
+import { loadRootKeyRing } from "../custody/root-keys.js";
 import { connectDatabase } from "../db/client.js";
 import { runMigrations } from "../db/migrate.js";
 import { startChainer } from "../ledger/chainer.js";
 import type { Logger } from "../logger.js";
+import { createProviderRegistry } from "../providers/registry.js";
+import { OPERATIONS_QUEUE, type OperationJobData, queuePrefix } from "../queue/names.js";
+import { queueStats } from "../queue/queue-stats.js";
+import { startRelay } from "../queue/relay.js";
 import { connectRedis } from "../redis.js";
 
 export interface RunningApi {
@@ -20,7 +26,36 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const redis = connectRedis(config.redisUrl, "keyferry-api");
   redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
   const chainer = startChainer(database.db, logger.child({ component: "ledger-chainer" }));
-  const app = buildApp({ db: database.db, redis, logger });
+  const ring = await loadRootKeyRing(config);
+  // Intake calls only checkSupport, which makes no SDK client; the registry is cheap to hold.
+  const providers = createProviderRegistry(logger.child({ component: "providers" }));
+  // A relay here too, so that an accepted operation reaches the queue at once (nudged after each commit);
+  // relays share the outbox with SKIP LOCKED, so the workers' relays and this one never collide.
+  const relayConnection = connectRedis(config.redisUrl, "keyferry-api-relay");
+  relayConnection.on("error", () => {});
+  const relay = startRelay({
+    db: database.db,
+    connection: relayConnection,
+    redisPrefix: config.redisPrefix,
+    logger: logger.child({ component: "outbox-relay" }),
+  });
+  const statsQueue = new Queue<OperationJobData>(OPERATIONS_QUEUE, {
+    connection: redis,
+    prefix: queuePrefix(config.redisPrefix),
+  });
+  statsQueue.on("error", () => {});
+  const app = buildApp({
+    db: database.db,
+    redis,
+    logger,
+    api: {
+      ring,
+      providers,
+      adminToken: config.adminToken,
+      queueStats: () => queueStats(statsQueue, redis, config.redisPrefix),
+      nudge: () => relay.nudge(),
+    },
+  });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ url }, "keyferry api listening");
 
@@ -29,7 +64,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     url,
     async stop() {
       await app.close();
-      await chainer.stop();
+      await Promise.all([chainer.stop(), relay.stop()]);
+      await statsQueue.close();
+      providers.close();
+      relayConnection.disconnect();
       redis.disconnect();
       await database.close();
     },

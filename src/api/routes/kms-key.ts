@@ -1,0 +1,142 @@
+import { and, eq } from "drizzle-orm";
+import { z } from "zod";
+import { distributions } from "../../db/schema/index.js";
+import { acceptOperation } from "../../operations/intake.js";
+import { conflict, notFound as missing } from "../api-error.js";
+import { type ApiApp, type ApiContext, callerOf } from "../context.js";
+import { docs, IDEMPOTENT } from "../docs.js";
+import { runMutation } from "../idempotency.js";
+import { destinationOf, findKey, findKms, LIVE_DISTRIBUTION, liveDistribution } from "../lookups.js";
+import {
+  commonErrors,
+  distributionParamsSchema,
+  distributionSchema,
+  mutationErrors,
+  notFound,
+  operationSchema,
+  protectionSchema,
+  purposeSchema,
+} from "../schemas.js";
+import { distributionViews, operationView } from "../views.js";
+
+/**
+ * `PUT` (distribute), `GET` and `DELETE` (remove the copy; the key stays) of `/v1/kms/{kms}/keys/{key}`.
+ * What a cloud cannot hold is refused here with the provider's own 422, naming the rule.
+ */
+
+const putBody = z.strictObject({
+  purpose: z.array(purposeSchema).min(1).max(6),
+  protection: protectionSchema,
+});
+
+export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
+  app.put(
+    "/v1/kms/:kms/keys/:key",
+    {
+      config: { access: "operate", what: "distribute keys" },
+      schema: {
+        ...docs(
+          "distributions",
+          "Distribute a key to a destination",
+          `422 names the rule when the cloud cannot hold the combination; 409 \`already_distributed\` when a copy exists. ${IDEMPOTENT}`,
+        ),
+        params: distributionParamsSchema,
+        body: putBody,
+        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+      },
+    },
+    async (request, reply) =>
+      runMutation(ctx, request, reply, async (tx) => {
+        const caller = callerOf(request);
+        const key = await findKey(tx, request.params.key, { forUpdate: true });
+        const destination = await findKms(tx, request.params.kms);
+        if (key.state === "deleting") throw conflict("key_deleting", `key ${key.name} is being deleted`);
+        const purposes = [...new Set(request.body.purpose)];
+        const { protection } = request.body;
+        ctx.providers
+          .get(destination.provider)
+          .checkSupport(destinationOf(destination), { name: key.name, type: key.type, purposes, protection });
+        const existing = await liveDistribution(tx, key.id, destination.id);
+        if (existing && existing.state !== "failed") {
+          throw conflict(
+            "already_distributed",
+            `key ${key.name} already has a copy in ${destination.name} (${existing.state}); remove it first to change it`,
+          );
+        }
+        const operation = await acceptOperation(tx, {
+          type: "distribute",
+          keyId: key.id,
+          kmsId: destination.id,
+          input: { purposes, protection },
+          requestedBy: caller.tokenId,
+          actor: caller.name,
+          keyName: key.name,
+          kmsName: destination.name,
+        });
+        return {
+          status: 202,
+          body: await operationView(tx, operation),
+          operationId: operation.id,
+          accepted: true,
+        };
+      }),
+  );
+
+  app.get(
+    "/v1/kms/:kms/keys/:key",
+    {
+      config: { access: "read", what: "read distributions" },
+      schema: {
+        ...docs("distributions", "A key's copy in a destination: remote name, purposes, versions, state"),
+        params: distributionParamsSchema,
+        response: { 200: distributionSchema, ...commonErrors, ...notFound },
+      },
+    },
+    async (request) => {
+      const key = await findKey(ctx.db, request.params.key);
+      const destination = await findKms(ctx.db, request.params.kms);
+      const [view] = await distributionViews(
+        ctx.db,
+        and(eq(distributions.keyId, key.id), eq(distributions.kmsId, destination.id), LIVE_DISTRIBUTION),
+      );
+      if (!view) throw missing(`key ${key.name} is not distributed to ${destination.name}`);
+      return view;
+    },
+  );
+
+  app.delete(
+    "/v1/kms/:kms/keys/:key",
+    {
+      config: { access: "operate", what: "remove distributions" },
+      schema: {
+        ...docs("distributions", "Remove a key's copy from a destination (the key stays)", IDEMPOTENT),
+        params: distributionParamsSchema,
+        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+      },
+    },
+    async (request, reply) =>
+      runMutation(ctx, request, reply, async (tx) => {
+        const caller = callerOf(request);
+        const key = await findKey(tx, request.params.key, { forUpdate: true });
+        const destination = await findKms(tx, request.params.kms);
+        const existing = await liveDistribution(tx, key.id, destination.id);
+        if (!existing) throw missing(`key ${key.name} is not distributed to ${destination.name}`);
+        const operation = await acceptOperation(tx, {
+          type: "remove",
+          keyId: key.id,
+          kmsId: destination.id,
+          input: { distributionId: existing.id },
+          requestedBy: caller.tokenId,
+          actor: caller.name,
+          keyName: key.name,
+          kmsName: destination.name,
+        });
+        return {
+          status: 202,
+          body: await operationView(tx, operation),
+          operationId: operation.id,
+          accepted: true,
+        };
+      }),
+  );
+}

@@ -1,0 +1,69 @@
+import { and, eq, inArray, or, sql } from "drizzle-orm";
+import { operations, outbox } from "../../db/schema/index.js";
+import { appendToLedger } from "../../ledger/append.js";
+import { OPERATIONS_QUEUE } from "../../queue/names.js";
+import { conflict } from "../api-error.js";
+import { type ApiApp, type ApiContext, callerOf } from "../context.js";
+import { docs, IDEMPOTENT } from "../docs.js";
+import { runMutation } from "../idempotency.js";
+import { idParamsSchema, mutationErrors, notFound, operationSchema } from "../schemas.js";
+import { operationView } from "../views.js";
+import { findOperation } from "./operation.js";
+
+/**
+ * `POST /v1/operations/{id}/retry`: a failed operation, and the failed children of a bulk one, go back to
+ * `queued` with a new outbox row each, in one transaction with a ledger entry, exactly like an intake. The
+ * steps that succeeded stay succeeded: the engine resumes from the first unfinished one.
+ */
+export function registerOperationRetryRoutes(app: ApiApp, ctx: ApiContext): void {
+  app.post(
+    "/v1/operations/:id/retry",
+    {
+      config: { access: "operate", what: "retry operations" },
+      schema: {
+        ...docs("operations", "Re-run a failed operation (or the failed children of a bulk one)", IDEMPOTENT),
+        params: idParamsSchema,
+        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+      },
+    },
+    async (request, reply) =>
+      runMutation(ctx, request, reply, async (tx) => {
+        const caller = callerOf(request);
+        const operation = await findOperation(tx, request.params.id, { forUpdate: true });
+        if (operation.state !== "failed") {
+          throw conflict(
+            "operation_not_failed",
+            `operation ${operation.id} is ${operation.state}; only failed operations are retried`,
+          );
+        }
+        const now = sql`now()`;
+        const requeued = await tx
+          .update(operations)
+          .set({ state: "queued", error: null, finishedAt: null, updatedAt: now })
+          .where(
+            or(
+              eq(operations.id, operation.id),
+              and(eq(operations.parentId, operation.id), eq(operations.state, "failed")),
+            ),
+          )
+          .returning({ id: operations.id });
+        await tx.insert(outbox).values(requeued.map((r) => ({ operationId: r.id, queue: OPERATIONS_QUEUE })));
+        await appendToLedger(tx, {
+          event: "operation.retried",
+          operationId: operation.id,
+          actor: caller.name,
+          data: { requeued: requeued.length },
+        });
+        const [row] = await tx
+          .select()
+          .from(operations)
+          .where(inArray(operations.id, [operation.id]));
+        return {
+          status: 202,
+          body: await operationView(tx, row ?? operation),
+          operationId: operation.id,
+          accepted: true,
+        };
+      }),
+  );
+}
