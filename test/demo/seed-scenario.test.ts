@@ -1,7 +1,9 @@
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient } from "../../src/cli/client/api-client.js";
@@ -21,6 +23,7 @@ import { TEST_REDIS_URL } from "../helpers/services.js";
  * the test database and a Redis prefix of its own, driven only through the API and the clouds' SDKs. Then a
  * scan of every log line and every Redis value for key material and credentials.
  */
+const run = promisify(execFile);
 const database = useTestDatabase();
 const redis = useTestRedis();
 const logLines: string[] = [];
@@ -79,6 +82,59 @@ describe("the seed scenario against a dev stack", () => {
     const shown = await client.request<Record<string, unknown>>("GET", "/v1/kms/aws-with-credentials");
     expect(JSON.stringify(shown)).not.toContain(SECRET_ACCESS_KEY);
   }, 300_000);
+
+  it("is driven the same way from the command line: --json, --wait and exit codes", async () => {
+    const cli = (...args: string[]) =>
+      run(
+        process.execPath,
+        ["--import", "tsx", "src/cli/main.ts", "--url", stack.apiUrl, "--token", stack.adminToken, ...args],
+        {
+          cwd: process.cwd(),
+        },
+      ).then(
+        ({ stdout }) => ({ code: 0, stdout }),
+        (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+      );
+    const created = await cli("key", "create", "cli-key", "--type", "ecdsa-p256", "--wait", "--json");
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ type: "create", state: "succeeded" });
+    const distributed = await cli(
+      "distribute",
+      "cli-key",
+      "--to",
+      stack.destinations.azure,
+      "--purpose",
+      "sign,verify",
+      "--wait",
+      "--json",
+    );
+    expect(JSON.parse(distributed.stdout)).toMatchObject({ type: "distribute", state: "succeeded" });
+    const listed = JSON.parse((await cli("key", "list", "--json")).stdout) as {
+      items: Array<{ name: string }>;
+    };
+    expect(listed.items.map((k) => k.name)).toContain("cli-key");
+    expect(JSON.parse((await cli("ledger", "verify", "--json")).stdout)).toMatchObject({ ok: true });
+    // A rule the cloud cannot honour is refused by the API: exit code 4, nothing accepted.
+    const refused = await cli(
+      "distribute",
+      "cli-key",
+      "--to",
+      stack.destinations.aws,
+      "--purpose",
+      "encrypt",
+    );
+    expect(refused.code).toBe(4);
+    const unreachable = await run(process.execPath, [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "--url",
+      "http://127.0.0.1:1",
+      "key",
+      "list",
+    ]).catch((error: { code: number }) => error);
+    expect((unreachable as { code: number }).code).toBe(5);
+  }, 120_000);
 
   it("left no key material and no credential in Redis or in the logs", async () => {
     const { db } = database();

@@ -1,3 +1,9 @@
+/** One page of a list answer (`GET /v1/keys`, `/v1/operations`, `/v1/ledger`, ...). */
+export interface Page {
+  items: Array<Record<string, unknown>>;
+  next?: string | null;
+}
+
 /** What the client commands print: JSON for machines (`--json`), aligned tables and key: value lines for people. */
 
 export function printJson(value: unknown): void {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { clientCommand, clientOf, idempotencyHeaders, reportOperation } from "../client/command-helpers.js";
-import { printFields, printJson, printTable } from "../client/output.js";
+import { type Page, printFields, printJson, printTable } from "../client/output.js";
 import type { OperationBody } from "../client/wait.js";
 
 const path = (name: string) => `/v1/keys/${encodeURIComponent(name)}`;
@@ -48,10 +48,8 @@ export function registerKeyCommands(program: Command): void {
     .description("every key")
     .action(async (_options, command: Command) => {
       const { client, flags } = await clientOf(command);
-      const listed = await client.request<
-        { keys: Array<Record<string, unknown>> } | Array<Record<string, unknown>>
-      >("GET", "/v1/keys");
-      const rows = Array.isArray(listed) ? listed : listed.keys;
+      const listed = await client.request<Page>("GET", "/v1/keys");
+      const rows = listed.items;
       if (flags.json) printJson(listed);
       else printTable(rows, ["name", "type", "latestVersion", "minEnabledVersion", "state"]);
     });

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { clientCommand, clientOf, idempotencyHeaders, reportOperation } from "../client/command-helpers.js";
-import { printFields, printJson, printTable } from "../client/output.js";
+import { type Page, printFields, printJson, printTable } from "../client/output.js";
 import type { OperationBody } from "../client/wait.js";
 
 const kmsPath = (name: string) => `/v1/kms/${encodeURIComponent(name)}`;
@@ -55,11 +55,9 @@ export function registerKmsCommands(program: Command): void {
     .description("every destination")
     .action(async (_options, command: Command) => {
       const { client, flags } = await clientOf(command);
-      const listed = await client.request<
-        { kms: Array<Record<string, unknown>> } | Array<Record<string, unknown>>
-      >("GET", "/v1/kms");
+      const listed = await client.request<Page>("GET", "/v1/kms");
       if (flags.json) printJson(listed);
-      else printTable(Array.isArray(listed) ? listed : listed.kms, ["name", "provider", "keyCollection"]);
+      else printTable(listed.items, ["name", "provider", "keyCollection"]);
     });
 
   clientCommand(kms.command("remove <name>"))

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { clientCommand, clientOf, reportOperation } from "../client/command-helpers.js";
-import { printFields, printJson, printTable } from "../client/output.js";
+import { type Page, printFields, printJson, printTable } from "../client/output.js";
 import { exitCodeOf, type OperationBody, waitForOperation } from "../client/wait.js";
 
 /** `keyferry ops show|list|cancel|retry|watch` and `keyferry ledger show|verify`. */
@@ -42,19 +42,9 @@ export function registerOperationCommands(program: Command): void {
           type: options.type,
         }).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
       );
-      const listed = await client.request<
-        { operations: Array<Record<string, unknown>> } | Array<Record<string, unknown>>
-      >("GET", `/v1/operations${query.size > 0 ? `?${query}` : ""}`);
+      const listed = await client.request<Page>("GET", `/v1/operations${query.size > 0 ? `?${query}` : ""}`);
       if (flags.json) printJson(listed);
-      else
-        printTable(Array.isArray(listed) ? listed : listed.operations, [
-          "id",
-          "type",
-          "state",
-          "key",
-          "kms",
-          "createdAt",
-        ]);
+      else printTable(listed.items, ["id", "type", "state", "key", "kms", "createdAt"]);
     });
 
   clientCommand(ops.command("watch <id>"))
@@ -108,12 +98,9 @@ export function registerOperationCommands(program: Command): void {
           after: options.after,
         }).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
       );
-      const listed = await client.request<{ entries: Array<Record<string, unknown>> }>(
-        "GET",
-        `/v1/ledger${query.size > 0 ? `?${query}` : ""}`,
-      );
+      const listed = await client.request<Page>("GET", `/v1/ledger${query.size > 0 ? `?${query}` : ""}`);
       if (flags.json) printJson(listed);
-      else printTable(listed.entries, ["seq", "recordedAt", "event", "keyName", "kmsName", "actor"]);
+      else printTable(listed.items, ["seq", "recordedAt", "event", "key", "kms", "actor"]);
     });
 
   clientCommand(ledger.command("verify"))

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { clientCommand, clientOf } from "../client/command-helpers.js";
-import { printFields, printJson, printTable } from "../client/output.js";
+import { type Page, printFields, printJson, printTable } from "../client/output.js";
 
 /** A public key file as PEM text: PEM is passed through, DER SPKI (as AWS hands it out) is wrapped. */
 async function publicKeyPem(file: string): Promise<string> {
@@ -33,19 +33,9 @@ export function registerTokenAndByokCommands(program: Command): void {
     .description("tokens (never their secrets)")
     .action(async (_options, command: Command) => {
       const { client, flags } = await clientOf(command);
-      const listed = await client.request<
-        { tokens: Array<Record<string, unknown>> } | Array<Record<string, unknown>>
-      >("GET", "/v1/tokens");
+      const listed = await client.request<Page>("GET", "/v1/tokens");
       if (flags.json) printJson(listed);
-      else
-        printTable(Array.isArray(listed) ? listed : listed.tokens, [
-          "id",
-          "name",
-          "role",
-          "prefix",
-          "createdAt",
-          "revokedAt",
-        ]);
+      else printTable(listed.items, ["id", "name", "role", "prefix", "createdAt", "revokedAt"]);
     });
 
   clientCommand(token.command("revoke <id>"))
