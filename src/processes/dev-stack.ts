@@ -45,12 +45,15 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   await ensureDatabase(config.databaseUrl);
   await loadRootKeyRing(config);
   const emulatorLogger = logger.child({ component: "emulator" });
+  // The emulators listen where the API does (0.0.0.0 in a container); their URLs are loopback either way.
   const aws = await startAwsKmsEmulator({
+    host: config.host,
     port: options.ports?.aws ?? 4599,
     stateFile: join(options.dir, "aws-kms-emulator.json"),
     logger: emulatorLogger,
   });
   const azure = await startAzureKeyVaultEmulator({
+    host: config.host,
     port: options.ports?.azure ?? 4600,
     stateFile: join(options.dir, "azure-key-vault-emulator.json"),
     logger: emulatorLogger,
