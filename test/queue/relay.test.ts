@@ -99,6 +99,9 @@ describe("outbox relay", () => {
       const queue = operationsQueue(connect(), testRedis().prefix);
       for (let i = 0; i < 100 && !(await queue.getJob(id)); i++) await new Promise((r) => setTimeout(r, 50));
       expect((await queue.getJob(id))?.data).toEqual({ operationId: id });
+      // The row goes when the relay's transaction commits, just after Redis took the job.
+      for (let i = 0; i < 100 && (await outboxRows(db, id)).length > 0; i++)
+        await new Promise((r) => setTimeout(r, 50));
       expect(await outboxRows(db, id)).toEqual([]);
       await queue.close();
     } finally {
