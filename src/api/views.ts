@@ -37,28 +37,27 @@ function stepDetail(detail: Record<string, unknown>): Record<string, unknown> {
 export async function operationViews(db: Queryable, rows: readonly OperationRow[]): Promise<OperationView[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const [steps, keyNames, kmsNames, children] = await Promise.all([
-    db
-      .select()
-      .from(operationSteps)
-      .where(inArray(operationSteps.operationId, ids))
-      .orderBy(asc(operationSteps.ordinal)),
-    namesOf(
-      db,
-      keys,
-      rows.flatMap((r) => (r.keyId ? [r.keyId] : [])),
-    ),
-    namesOf(
-      db,
-      kms,
-      rows.flatMap((r) => (r.kmsId ? [r.kmsId] : [])),
-    ),
-    db
-      .select({ parentId: operations.parentId, state: operations.state, count: sql<number>`count(*)::int` })
-      .from(operations)
-      .where(inArray(operations.parentId, ids))
-      .groupBy(operations.parentId, operations.state),
-  ]);
+  // One after the other: `db` may be a transaction, whose single connection must not run queries at once.
+  const steps = await db
+    .select()
+    .from(operationSteps)
+    .where(inArray(operationSteps.operationId, ids))
+    .orderBy(asc(operationSteps.ordinal));
+  const keyNames = await namesOf(
+    db,
+    keys,
+    rows.flatMap((r) => (r.keyId ? [r.keyId] : [])),
+  );
+  const kmsNames = await namesOf(
+    db,
+    kms,
+    rows.flatMap((r) => (r.kmsId ? [r.kmsId] : [])),
+  );
+  const children = await db
+    .select({ parentId: operations.parentId, state: operations.state, count: sql<number>`count(*)::int` })
+    .from(operations)
+    .where(inArray(operations.parentId, ids))
+    .groupBy(operations.parentId, operations.state);
   const stepsOf = new Map<string, StepView[]>();
   for (const step of steps) {
     const list = stepsOf.get(step.operationId) ?? [];
