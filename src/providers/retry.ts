@@ -1,3 +1,4 @@
+import { abortableSleep, fullJitterDelay } from "../backoff.js";
 import type { ProviderError, ProviderErrorKind } from "./provider-error.js";
 
 /**
@@ -55,32 +56,7 @@ export async function withRetry<T>(
   }
 }
 
-/** "Full jitter" (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base·2^n)). */
-export function backoffDelay(
-  attempt: number,
-  baseDelayMs: number,
-  maxDelayMs: number,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
-}
+/** "Full jitter": uniform in [0, min(cap, base·2^n)). */
+export const backoffDelay = fullJitterDelay;
 
-/** Resolves after `ms`, or rejects as soon as `signal` aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+export { abortableSleep };

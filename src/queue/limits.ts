@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
+import { abortableSleep as sleep } from "../backoff.js";
 import type { Config } from "../config.js";
 import type { DestinationLimits, DestinationRef } from "../operations/engine.js";
 import type { Redis } from "../redis.js";
-import { sleep } from "./backoff.js";
 import { RENEW_SLOT, TAKE_SLOT, TAKE_TOKEN } from "./limit-scripts.js";
 import { bucketRate } from "./quotas.js";
 

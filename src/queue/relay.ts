@@ -1,10 +1,10 @@
 import { Queue } from "bullmq";
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import { equalJitterDelay, abortableSleep as sleep } from "../backoff.js";
 import type { Database } from "../db/client.js";
 import { outbox } from "../db/schema/index.js";
 import type { Logger } from "../logger.js";
 import type { Redis } from "../redis.js";
-import { backoffDelay, sleep } from "./backoff.js";
 import { operationJob } from "./job-options.js";
 import { OPERATIONS_QUEUE, type OperationJobData, queuePrefix } from "./names.js";
 
@@ -78,7 +78,7 @@ export function startRelay(deps: RelayDependencies): Relay {
       } catch (err) {
         const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         for (const row of rows) {
-          const delayMs = backoffDelay(row.attempts + 1, retry);
+          const delayMs = equalJitterDelay(row.attempts + 1, retry.baseMs, retry.maxMs);
           await tx
             .update(outbox)
             .set({

@@ -1,9 +1,9 @@
 import { DelayedError, type Job, Worker } from "bullmq";
+import { equalJitterDelay } from "../backoff.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { EngineDependencies, RunOperation, RunOutcome } from "../operations/engine.js";
 import type { Redis } from "../redis.js";
-import { backoffDelay } from "./backoff.js";
 import { OPERATIONS_QUEUE, type OperationJobData, queuePrefix } from "./names.js";
 
 export interface WorkerSettings {
@@ -70,8 +70,7 @@ export function startOperationsWorker(deps: OperationsWorkerDependencies): Opera
       case "retry": {
         const retries = (job.data.retries ?? 0) + 1;
         const delayMs =
-          outcome.delayMs ??
-          backoffDelay(retries, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs });
+          outcome.delayMs ?? equalJitterDelay(retries, settings.retryBaseMs, settings.retryMaxMs);
         await job.updateData({ operationId: job.data.operationId, retries });
         jobLog.info({ retries, delayMs, reason: outcome.reason }, "operation will be retried");
         return later(job, token, delayMs);
