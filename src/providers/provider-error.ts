@@ -8,6 +8,12 @@ import { KeyferryError } from "../errors/keyferry-error.js";
  */
 export type ProviderErrorKind = "throttled" | "transient" | "permanent";
 
+/**
+ * The remote code of keyferry's own throttling: the destination's shared rate limit or concurrency cap is
+ * full. Such an error is never retried in place: the step goes back to the queue and frees its worker.
+ */
+export const DESTINATION_BUSY = "keyferry.DestinationBusy";
+
 export class ProviderError extends KeyferryError {
   override name = "ProviderError";
   readonly kind: ProviderErrorKind;

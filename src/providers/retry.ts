@@ -1,5 +1,5 @@
 import { abortableSleep, fullJitterDelay } from "../backoff.js";
-import type { ProviderError, ProviderErrorKind } from "./provider-error.js";
+import { DESTINATION_BUSY, type ProviderError, type ProviderErrorKind } from "./provider-error.js";
 
 /**
  * In-place retrying of one cloud call, shared by the providers. The SDKs' own retries are switched off so
@@ -42,6 +42,8 @@ export async function withRetry<T>(
     } catch (caught) {
       const error = classify(caught);
       if (!retryOn.has(error.kind) || attempt >= options.attempts || options.signal?.aborted) throw error;
+      // keyferry's own limiter said to come back later: waiting here would hold the worker it wants freed.
+      if (error.remoteCode === DESTINATION_BUSY) throw error;
       const asked = error.retryAfterMs;
       // A longer wait than this loop may hold a worker for goes back to the scheduler, which has the delay.
       if (asked !== undefined && asked > options.maxDelayMs) throw error;

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { abortableSleep as sleep } from "../backoff.js";
 import type { Config } from "../config.js";
 import type { DestinationLimits, DestinationRef } from "../operations/engine.js";
+import { DESTINATION_BUSY, ProviderError } from "../providers/provider-error.js";
 import type { Redis } from "../redis.js";
 import { RENEW_SLOT, TAKE_SLOT, TAKE_TOKEN } from "./limit-scripts.js";
 import { bucketRate } from "./quotas.js";
@@ -15,6 +16,12 @@ export interface DestinationLimitsOptions {
   /** Milliseconds; Redis's clock when absent, so that all hosts share one. */
   clock?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * The longest a step waits in place for a token or a slot. Past it the step gives its worker back: a
+   * `throttled` ProviderError with the time to wait, so the operation is delayed in the queue and the
+   * worker's concurrency goes to other destinations' work (a throttled destination delays no other).
+   */
+  maxWaitMs?: number;
 }
 
 export interface SharedDestinationLimits extends DestinationLimits {
@@ -51,8 +58,9 @@ function scriptRunner(redis: Redis) {
 
 /**
  * Per-destination limits shared by every worker on every host (SPEC section 6): a token bucket per
- * (destination, quota bucket) and a concurrency semaphore per destination, both in Redis. Waiting never
- * fails and never holds anything but the waiter, so a throttled destination does not delay the others.
+ * (destination, quota bucket) and a concurrency semaphore per destination, both in Redis. A short wait
+ * happens in place; a long one hands the step back to the queue (see `maxWaitMs`), so that a throttled
+ * destination never holds the workers that other destinations' operations need.
  */
 export function createDestinationLimits(
   redis: Redis,
@@ -62,6 +70,7 @@ export function createDestinationLimits(
   const run = scriptRunner(redis);
   const leaseMs = options.leaseMs ?? 30_000;
   const slotPollMs = options.slotPollMs ?? 250;
+  const maxWaitMs = options.maxWaitMs ?? 5_000;
   const now = () => (options.clock ? String(options.clock()) : "");
   const wait = options.sleep ?? sleep;
   const renewals = new Set<NodeJS.Timeout>();
@@ -84,10 +93,13 @@ export function createDestinationLimits(
     tryTake,
 
     async acquire(kms, operation, signal) {
+      let waited = 0;
       for (;;) {
         signal?.throwIfAborted();
         const ms = await tryTake(kms, operation);
         if (ms === 0) return;
+        if (waited + ms > maxWaitMs) throw waitTooLong(kms, "rate limit", ms);
+        waited += ms;
         // A little jitter so that waiters of one bucket do not all come back at the same moment.
         await wait(ms + Math.floor(Math.random() * Math.min(50, ms)), signal);
       }
@@ -97,10 +109,13 @@ export function createDestinationLimits(
       const key = limitKeys.slots(prefix, kms.name);
       const limit = kms.options.concurrency ?? options.worker.kmsConcurrency;
       const lease = randomUUID();
+      let waited = 0;
       for (;;) {
         signal?.throwIfAborted();
         const ms = await run(TAKE_SLOT, key, [limit, lease, now(), leaseMs]);
         if (ms === 0) break;
+        if (waited > maxWaitMs) throw waitTooLong(kms, "concurrency cap", Math.min(ms, slotPollMs * 4));
+        waited += Math.min(ms, slotPollMs);
         await wait(Math.min(ms, slotPollMs) + Math.floor(Math.random() * 25), signal);
       }
       const renewal = setInterval(() => {
@@ -122,4 +137,13 @@ export function createDestinationLimits(
       renewals.clear();
     },
   };
+}
+
+function waitTooLong(kms: DestinationRef, limit: string, retryAfterMs: number): ProviderError {
+  return new ProviderError(
+    "throttled",
+    DESTINATION_BUSY,
+    `destination ${kms.name} is at its ${limit}; the step goes back to the queue for ${retryAfterMs} ms`,
+    { retryAfterMs },
+  );
 }

@@ -58,7 +58,8 @@ describe("destination limits", () => {
 
   it("lets one destination go while another waits for its bucket", async () => {
     const { redis, prefix } = testRedis();
-    const limits = createDestinationLimits(redis, prefix, { worker });
+    // Long waits in place here (maxWaitMs), to see that one destination's waiter blocks no other.
+    const limits = createDestinationLimits(redis, prefix, { worker, maxWaitMs: 600_000 });
     const throttled = aws("aws-throttled", { rateLimitPerSecond: 0.01 });
     await limits.acquire(throttled, "CreateKey");
     const controller = new AbortController();
@@ -110,5 +111,36 @@ describe("destination limits", () => {
     await waiting;
     expect(ran).toBe(true);
     hostB.stop();
+  });
+
+  it("hands a long wait back to the queue as throttling instead of holding the worker", async () => {
+    const { redis, prefix } = testRedis();
+    const clock = { now: 5_000_000 };
+    const slept: number[] = [];
+    const options = (maxWaitMs: number) => ({
+      worker,
+      clock: () => clock.now,
+      maxWaitMs,
+      sleep: async (ms: number) => {
+        slept.push(ms);
+        clock.now += ms;
+      },
+    });
+    const patient = createDestinationLimits(redis, prefix, options(1_500));
+    const hurried = createDestinationLimits(redis, prefix, options(500));
+    const kms = aws("aws-busy", { rateLimitPerSecond: 1 });
+    await patient.acquire(kms, "CreateKey");
+    // The next token is a second away: within 1.5 s, so this step waits in place.
+    await patient.acquire(kms, "CreateKey");
+    expect(slept).toHaveLength(1);
+    // Past 0.5 s the step is handed back, with the time to come back after, and nothing is slept.
+    await expect(hurried.acquire(kms, "CreateKey")).rejects.toMatchObject({
+      kind: "throttled",
+      remoteCode: "keyferry.DestinationBusy",
+      retryAfterMs: expect.any(Number),
+    });
+    expect(slept).toHaveLength(1);
+    patient.stop();
+    hurried.stop();
   });
 });
