@@ -124,6 +124,27 @@ describe("the seed scenario against a dev stack", () => {
       "encrypt",
     );
     expect(refused.code).toBe(4);
+    // The first admin token can be issued straight into the database, and the API accepts it.
+    const rootKey = stack.config.rootKey;
+    const bootstrap = await run(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "token", "bootstrap", "first-admin", "--json"],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: stack.config.databaseUrl,
+          ...("file" in rootKey
+            ? { KEYFERRY_ROOT_KEY_FILE: rootKey.file }
+            : { KEYFERRY_ROOT_KEY: rootKey.base64 }),
+        },
+      },
+    );
+    const issued = JSON.parse(bootstrap.stdout) as { secret: string; role: string };
+    expect(issued.role).toBe("admin");
+    const withIssued = await createApiClient({ url: stack.apiUrl, token: issued.secret });
+    await expect(withIssued.request("GET", "/v1/tokens")).resolves.toMatchObject({
+      items: expect.any(Array),
+    });
     const unreachable = await run(process.execPath, [
       "--import",
       "tsx",

@@ -1,8 +1,7 @@
 import { asc } from "drizzle-orm";
 import { z } from "zod";
 import { apiTokens } from "../../db/schema/index.js";
-import { appendToLedger } from "../../ledger/append.js";
-import { newTokenSecret } from "../auth.js";
+import { issueToken } from "../../tokens/issue.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
 import { docs, IDEMPOTENT } from "../docs.js";
 import { runMutation } from "../idempotency.js";
@@ -66,22 +65,11 @@ export function registerTokensRoutes(app: ApiApp, ctx: ApiContext): void {
     async (request, reply) =>
       runMutation(ctx, request, reply, async (tx) => {
         const caller = callerOf(request);
-        const { secret, prefix, hash } = newTokenSecret();
-        const [row] = await tx
-          .insert(apiTokens)
-          .values({
-            name: request.body.name,
-            role: request.body.role,
-            secretHash: hash,
-            prefix,
-            createdBy: caller.tokenId,
-          })
-          .returning();
-        if (!row) throw new Error("inserting a token returned no row");
-        await appendToLedger(tx, {
-          event: "token.created",
+        const { row, secret } = await issueToken(tx, {
+          name: request.body.name,
+          role: request.body.role,
+          createdBy: caller.tokenId,
           actor: caller.name,
-          data: { tokenId: row.id, name: row.name, role: row.role, prefix },
         });
         const view = tokenView(row);
         return { status: 201, body: { ...view, secret }, storedBody: view };

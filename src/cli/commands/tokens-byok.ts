@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { clientCommand, clientOf } from "../client/command-helpers.js";
 import { type Page, printFields, printJson, printTable } from "../client/output.js";
+import { registerTokenBootstrap } from "./token-bootstrap.js";
 
 /** A public key file as PEM text: PEM is passed through, DER SPKI (as AWS hands it out) is wrapped. */
 async function publicKeyPem(file: string): Promise<string> {
@@ -15,6 +16,7 @@ async function publicKeyPem(file: string): Promise<string> {
 /** `keyferry token create|list|revoke` and `keyferry byok export`. */
 export function registerTokenAndByokCommands(program: Command): void {
   const token = program.command("token").description("API tokens (admin)");
+  registerTokenBootstrap(token);
 
   clientCommand(token.command("create <name>"))
     .description("issue a token; its secret is shown once")
