@@ -12,6 +12,12 @@ import { createStepRunner } from "./steps.js";
 
 /** How long a blocked operation waits before asking again (the earlier operation on its key is running). */
 export const BLOCKED_RETRY_MS = 1_000;
+/**
+ * Runs of one operation after which it fails instead of trying again: the end of a loop that never settles
+ * (a job that crashes every worker it reaches, which BullMQ fails and the sweeper re-enqueues). Throttling
+ * bounces count too, so the bound is far above what pacing alone needs.
+ */
+export const MAX_RUNS = 1_000;
 const FINAL_STATES = new Set(["succeeded", "failed", "canceled"]);
 const ACTOR = "worker";
 
@@ -68,15 +74,22 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
       .where(and(eq(operations.id, operationId), inArray(operations.state, ["queued", "running"])))
       .returning({ attempts: operations.attempts });
     const [row] = rows;
-    if (!row) return false;
+    if (!row) return undefined;
     await appendToLedger(tx, {
       ...filed,
       event: "operation.started",
       data: { type: operation.type, attempt, attempts: row.attempts },
     });
-    return true;
+    return row;
   });
   if (!started) return finalState(db, operationId);
+  if (started.attempts > MAX_RUNS) {
+    return failOperation(ctx, filed, {
+      code: "attempts_exhausted",
+      message: `operation ${operationId} did not finish in ${MAX_RUNS} runs; see its steps and the ledger`,
+      retryable: false,
+    });
+  }
 
   try {
     const processor = PROCESSORS[operation.type];
@@ -93,17 +106,7 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
       logger.warn({ code: codeOf(error), message: messageOf(error) }, "operation will be retried");
       return { kind: "retry", delayMs: retryDelay(error), reason: `${codeOf(error)}: ${messageOf(error)}` };
     }
-    const failure: OperationError = { code: codeOf(error), message: messageOf(error), retryable: false };
-    await db.transaction(async (tx) => {
-      await tx
-        .update(operations)
-        .set({ state: "failed", error: failure, finishedAt: new Date(), updatedAt: new Date() })
-        .where(eq(operations.id, operationId));
-      await PROCESSORS[operation.type]?.onFailed?.(ctx, tx);
-      await appendToLedger(tx, { ...filed, event: "operation.failed", data: { error: failure } });
-    });
-    logger.warn({ error: failure }, "operation failed");
-    return { kind: "finished", state: "failed" };
+    return failOperation(ctx, filed, { code: codeOf(error), message: messageOf(error), retryable: false });
   }
 
   await db.transaction(async (tx) => {
@@ -115,6 +118,24 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
   });
   return { kind: "finished", state: "succeeded" };
 };
+
+async function failOperation(
+  ctx: OperationContext,
+  filed: { operationId: string; keyName: string | null; kmsName: string | null; actor: string },
+  failure: OperationError,
+): Promise<RunOutcome> {
+  const { db } = ctx.deps;
+  await db.transaction(async (tx) => {
+    await tx
+      .update(operations)
+      .set({ state: "failed", error: failure, finishedAt: new Date(), updatedAt: new Date() })
+      .where(eq(operations.id, filed.operationId));
+    await PROCESSORS[ctx.operation.type]?.onFailed?.(ctx, tx);
+    await appendToLedger(tx, { ...filed, event: "operation.failed", data: { error: failure } });
+  });
+  ctx.logger.warn({ error: failure }, "operation failed");
+  return { kind: "finished", state: "failed" };
+}
 
 async function loadOperation(db: Database, id: string): Promise<OperationRow | undefined> {
   const [row] = await db.select().from(operations).where(eq(operations.id, id));

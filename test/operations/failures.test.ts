@@ -1,10 +1,10 @@
 import { KMSClient } from "@aws-sdk/client-kms";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { distributions, keys } from "../../src/db/schema/index.js";
+import { distributions, keys, operations } from "../../src/db/schema/index.js";
 import { chainAll } from "../../src/ledger/chain.js";
 import { verifyLedger } from "../../src/ledger/verify.js";
-import { runOperation } from "../../src/operations/run.js";
+import { MAX_RUNS, runOperation } from "../../src/operations/run.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { keysTagged, liveKeysByVersion } from "../providers/aws-kms/helpers.js";
 import { keyNames, vaultClient, versionsOf } from "../providers/azure-key-vault/helpers.js";
@@ -59,6 +59,17 @@ describe("operations engine: failures and ordering", () => {
     expect(await runOperation(engine.deps, rotate, 3)).toEqual({ kind: "finished", state: "succeeded" });
     const [key] = await db.select().from(keys).where(eq(keys.id, keyId));
     expect(key?.latestVersion).toBe(2);
+  });
+
+  it("an operation that never settles fails after MAX_RUNS runs instead of looping forever", async () => {
+    const { db } = database();
+    const { operationId } = await acceptCreate(db, "endless", "ecdsa-p256");
+    await db.update(operations).set({ attempts: MAX_RUNS }).where(eq(operations.id, operationId));
+    expect(await runOperation(engine.deps, operationId, MAX_RUNS + 1)).toEqual({
+      kind: "finished",
+      state: "failed",
+    });
+    expect((await operationRow(db, operationId)).error).toMatchObject({ code: "attempts_exhausted" });
   });
 
   it("AWS: a CreateKey whose answer is lost is retried, and the retry adopts the key (one per version)", async () => {
