@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { unseal } from "../crypto/seal.js";
 import { zero } from "../crypto/zero.js";
@@ -45,7 +46,16 @@ export function toDestination(row: KmsRow, ring: RootKeyRing): LoadedDestination
     options: options.data,
     revision: row.revision,
   };
-  return { id: row.id, destination, ref: { name: row.name, provider: row.provider, options: options.data } };
+  return {
+    id: row.id,
+    destination,
+    ref: {
+      name: row.name,
+      provider: row.provider,
+      options: options.data,
+      quotaScope: quotaScopeOf(destination),
+    },
+  };
 }
 
 function credentialsOf(row: KmsRow, ring: RootKeyRing): KmsDestination["credentials"] {
@@ -68,4 +78,24 @@ function credentialsOf(row: KmsRow, ring: RootKeyRing): KmsDestination["credenti
     });
   }
   return result.data;
+}
+
+/**
+ * AWS quotas are per account and region: the region, the endpoint and the access key id (or the default
+ * chain) stand for them; Azure limits are per vault. Hashed: the scope ends up in Redis key names.
+ */
+export function quotaScopeOf(destination: KmsDestination): string {
+  const credentials = destination.credentials;
+  const identity =
+    destination.provider === "awskms"
+      ? [
+          destination.keyCollection,
+          destination.options.endpoint ?? "",
+          credentials && "accessKeyId" in credentials ? credentials.accessKeyId : "default-chain",
+        ]
+      : [destination.keyCollection.toLowerCase().replace(/\/+$/, "")];
+  const digest = createHash("sha256")
+    .update([destination.provider, ...identity].join("\n"))
+    .digest("hex");
+  return `${destination.provider}-${digest.slice(0, 16)}`;
 }

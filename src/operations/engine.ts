@@ -22,6 +22,12 @@ export interface DestinationRef {
   name: string;
   provider: Provider;
   options: KmsOptions;
+  /**
+   * What the cloud's published quotas apply to: an AWS account and region, an Azure vault. Destinations
+   * with the same scope share the published rate buckets; a destination's own `rateLimitPerSecond` and its
+   * concurrency slots stay its own. An opaque hash, so that no account detail reaches Redis key names.
+   */
+  quotaScope?: string;
 }
 
 export interface EngineDependencies {

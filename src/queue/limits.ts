@@ -82,7 +82,9 @@ export function createDestinationLimits(
       options.worker.rateLimitScale,
       kms.options.rateLimitPerSecond,
     );
-    return run(TAKE_TOKEN, limitKeys.bucket(prefix, kms.name, rate.bucket), [
+    // The published quotas belong to the account and region (AWS) or the vault (Azure), not to one destination.
+    const owner = kms.options.rateLimitPerSecond === undefined ? (kms.quotaScope ?? kms.name) : kms.name;
+    return run(TAKE_TOKEN, limitKeys.bucket(prefix, owner, rate.bucket), [
       rate.capacity,
       rate.ratePerMs,
       now(),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { quotaScopeOf } from "../../src/operations/destinations.js";
 import type { DestinationRef } from "../../src/operations/engine.js";
 import { createDestinationLimits } from "../../src/queue/limits.js";
 import { useTestRedis } from "../helpers/redis.js";
@@ -142,5 +143,29 @@ describe("destination limits", () => {
     expect(slept).toHaveLength(1);
     patient.stop();
     hurried.stop();
+  });
+
+  it("destinations on one AWS account and region share its published quota; their own limits stay their own", async () => {
+    const { redis, prefix } = testRedis();
+    const clock = { now: 9_000_000 };
+    const limits = createDestinationLimits(redis, prefix, { worker, clock: () => clock.now });
+    const base = {
+      provider: "awskms" as const,
+      keyCollection: "eu-west-1",
+      credentials: { accessKeyId: "AKIAEXAMPLEEXAMPLE01", secretAccessKey: "never-in-a-key-name" },
+      options: {},
+      revision: 1,
+    };
+    const scope = quotaScopeOf({ ...base, name: "prod-a" });
+    expect(quotaScopeOf({ ...base, name: "prod-b" })).toBe(scope);
+    expect(quotaScopeOf({ ...base, name: "dr", keyCollection: "eu-central-1" })).not.toBe(scope);
+    expect(scope).not.toMatch(/AKIA|never/);
+    const a = aws("prod-a");
+    const b = aws("prod-b");
+    // GetParametersForImport: 1 per second per account and region, whichever destination asks.
+    expect(await limits.tryTake({ ...a, quotaScope: scope }, "GetParametersForImport")).toBe(0);
+    expect(await limits.tryTake({ ...b, quotaScope: scope }, "GetParametersForImport")).toBeGreaterThan(0);
+    expect(await limits.tryTake({ ...b, quotaScope: "another-account" }, "GetParametersForImport")).toBe(0);
+    limits.stop();
   });
 });
