@@ -3,7 +3,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CryptographyClient, type JsonWebKey, KeyClient, type KeyClientOptions } from "@azure/keyvault-keys";
 import { expect } from "vitest";
-import { openssl, withTempDir } from "../../helpers/openssl.js";
+import { openssl, opensslOaepEncrypt, withTempDir } from "../../helpers/openssl.js";
 
 /**
  * How the tests talk to the Azure emulator: only through @azure/keyvault-keys, configured as a user would
@@ -160,31 +160,7 @@ export function opensslOaepEncryptPem(
   data: Uint8Array,
   hash: "sha1" | "sha256",
 ): Promise<Buffer> {
-  return withTempDir(async (dir) => {
-    await writeFile(join(dir, "pub.pem"), publicPem);
-    await writeFile(join(dir, "in.bin"), data);
-    await openssl(
-      [
-        "pkeyutl",
-        "-encrypt",
-        "-pubin",
-        "-inkey",
-        "pub.pem",
-        "-in",
-        "in.bin",
-        "-out",
-        "out.bin",
-        "-pkeyopt",
-        "rsa_padding_mode:oaep",
-        "-pkeyopt",
-        `rsa_oaep_md:${hash}`,
-        "-pkeyopt",
-        `rsa_mgf1_md:${hash}`,
-      ],
-      dir,
-    );
-    return readFile(join(dir, "out.bin"));
-  });
+  return opensslOaepEncrypt(createPublicKey(publicPem).export({ type: "spki", format: "der" }), data, hash);
 }
 
 /** `openssl dgst -verify` of an ECDSA signature; JWA's raw R || S is re-encoded as the DER openssl expects. */
