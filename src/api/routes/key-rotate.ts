@@ -1,11 +1,10 @@
-import { acceptOperation } from "../../operations/intake.js";
+import { acceptForCaller } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
 import { docs, IDEMPOTENT } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { findKey } from "../lookups.js";
 import { keyParamsSchema, mutationErrors, notFound, operationSchema } from "../schemas.js";
-import { operationView } from "../views.js";
 
 /** `POST /v1/keys/{name}/rotate`: a new version here and in every destination. */
 export function registerKeyRotateRoutes(app: ApiApp, ctx: ApiContext): void {
@@ -24,20 +23,12 @@ export function registerKeyRotateRoutes(app: ApiApp, ctx: ApiContext): void {
         const caller = callerOf(request);
         const key = await findKey(tx, request.params.name, { forUpdate: true });
         if (key.state === "deleting") throw conflict("key_deleting", `key ${key.name} is being deleted`);
-        const operation = await acceptOperation(tx, {
+        return acceptForCaller(tx, caller, {
           type: "rotate",
           keyId: key.id,
           input: {},
-          requestedBy: caller.tokenId,
-          actor: caller.name,
           keyName: key.name,
         });
-        return {
-          status: 202,
-          body: await operationView(tx, operation),
-          operationId: operation.id,
-          accepted: true,
-        };
       }),
   );
 }

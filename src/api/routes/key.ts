@@ -2,7 +2,7 @@ import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { distributions, keyVersions, kms } from "../../db/schema/index.js";
 import { InvalidInputError } from "../../errors/invalid-input-error.js";
-import { acceptOperation } from "../../operations/intake.js";
+import { acceptForCaller } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
 import { docs, IDEMPOTENT } from "../docs.js";
@@ -17,7 +17,7 @@ import {
   operationSchema,
   rotationPeriodSchema,
 } from "../schemas.js";
-import { distributionViews, operationView } from "../views.js";
+import { distributionViews } from "../views.js";
 import { rotationSeconds } from "./keys.js";
 
 /** `GET`, `PATCH` (an `update` operation) and `DELETE` (a `delete` operation) of `/v1/keys/{name}`. */
@@ -114,20 +114,12 @@ export function registerKeyRoutes(app: ApiApp, ctx: ApiContext): void {
           input.rotationPeriodSeconds =
             body.rotationPeriod === null ? null : rotationSeconds(body.rotationPeriod);
         }
-        const operation = await acceptOperation(tx, {
+        return acceptForCaller(tx, caller, {
           type: "update",
           keyId: key.id,
           input,
-          requestedBy: caller.tokenId,
-          actor: caller.name,
           keyName: key.name,
         });
-        return {
-          status: 202,
-          body: await operationView(tx, operation),
-          operationId: operation.id,
-          accepted: true,
-        };
       }),
   );
 
@@ -165,20 +157,12 @@ export function registerKeyRoutes(app: ApiApp, ctx: ApiContext): void {
             kms: live.map((l) => l.kms),
           });
         }
-        const operation = await acceptOperation(tx, {
+        return acceptForCaller(tx, caller, {
           type: "delete",
           keyId: key.id,
           input: { name: key.name },
-          requestedBy: caller.tokenId,
-          actor: caller.name,
           keyName: key.name,
         });
-        return {
-          status: 202,
-          body: await operationView(tx, operation),
-          operationId: operation.id,
-          accepted: true,
-        };
       }),
   );
 }

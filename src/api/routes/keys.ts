@@ -2,7 +2,7 @@ import { and, asc, gt, ne } from "drizzle-orm";
 import { z } from "zod";
 import { keys } from "../../db/schema/index.js";
 import { InvalidInputError } from "../../errors/invalid-input-error.js";
-import { acceptOperation } from "../../operations/intake.js";
+import { acceptForCaller } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
 import { docs, IDEMPOTENT } from "../docs.js";
@@ -18,7 +18,7 @@ import {
   operationSchema,
   rotationPeriodSchema,
 } from "../schemas.js";
-import { operationView, parseRotationPeriod } from "../views.js";
+import { parseRotationPeriod } from "../views.js";
 
 /** `POST /v1/keys` (create: the key row in state `creating` and a `create` operation) and `GET /v1/keys`. */
 
@@ -73,7 +73,7 @@ export function registerKeysRoutes(app: ApiApp, ctx: ApiContext): void {
           .onConflictDoNothing({ target: keys.name })
           .returning();
         if (!key) throw conflict("key_name_taken", `the name ${body.name} is taken by a key being deleted`);
-        const operation = await acceptOperation(tx, {
+        return acceptForCaller(tx, caller, {
           type: "create",
           keyId: key.id,
           input: {
@@ -83,16 +83,8 @@ export function registerKeysRoutes(app: ApiApp, ctx: ApiContext): void {
             rotationPeriodSeconds,
             offlineExport: key.offlineExport,
           },
-          requestedBy: caller.tokenId,
-          actor: caller.name,
           keyName: key.name,
         });
-        return {
-          status: 202,
-          body: await operationView(tx, operation),
-          operationId: operation.id,
-          accepted: true,
-        };
       }),
   );
 

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { distributions } from "../../db/schema/index.js";
-import { acceptOperation } from "../../operations/intake.js";
+import { acceptForCaller } from "../accept.js";
 import { conflict, notFound as missing } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
 import { docs, IDEMPOTENT } from "../docs.js";
@@ -17,7 +17,7 @@ import {
   protectionSchema,
   purposeSchema,
 } from "../schemas.js";
-import { distributionViews, operationView } from "../views.js";
+import { distributionViews } from "../views.js";
 
 /**
  * `PUT` (distribute), `GET` and `DELETE` (remove the copy; the key stays) of `/v1/kms/{kms}/keys/{key}`.
@@ -63,22 +63,14 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
             `key ${key.name} already has a copy in ${destination.name} (${existing.state}); remove it first to change it`,
           );
         }
-        const operation = await acceptOperation(tx, {
+        return acceptForCaller(tx, caller, {
           type: "distribute",
           keyId: key.id,
           kmsId: destination.id,
           input: { purposes, protection },
-          requestedBy: caller.tokenId,
-          actor: caller.name,
           keyName: key.name,
           kmsName: destination.name,
         });
-        return {
-          status: 202,
-          body: await operationView(tx, operation),
-          operationId: operation.id,
-          accepted: true,
-        };
       }),
   );
 
@@ -121,22 +113,14 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
         const destination = await findKms(tx, request.params.kms);
         const existing = await liveDistribution(tx, key.id, destination.id);
         if (!existing) throw missing(`key ${key.name} is not distributed to ${destination.name}`);
-        const operation = await acceptOperation(tx, {
+        return acceptForCaller(tx, caller, {
           type: "remove",
           keyId: key.id,
           kmsId: destination.id,
           input: { distributionId: existing.id },
-          requestedBy: caller.tokenId,
-          actor: caller.name,
           keyName: key.name,
           kmsName: destination.name,
         });
-        return {
-          status: 202,
-          body: await operationView(tx, operation),
-          operationId: operation.id,
-          accepted: true,
-        };
       }),
   );
 }

@@ -2,12 +2,12 @@ import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { operations, outbox } from "../../db/schema/index.js";
 import { appendToLedger } from "../../ledger/append.js";
 import { OPERATIONS_QUEUE } from "../../queue/names.js";
+import { acceptedAnswer } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
 import { docs, IDEMPOTENT } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { idParamsSchema, mutationErrors, notFound, operationSchema } from "../schemas.js";
-import { operationView } from "../views.js";
 import { findOperation } from "./operation.js";
 
 /**
@@ -58,12 +58,7 @@ export function registerOperationRetryRoutes(app: ApiApp, ctx: ApiContext): void
           .select()
           .from(operations)
           .where(inArray(operations.id, [operation.id]));
-        return {
-          status: 202,
-          body: await operationView(tx, row ?? operation),
-          operationId: operation.id,
-          accepted: true,
-        };
+        return acceptedAnswer(tx, row ?? operation);
       }),
   );
 }
