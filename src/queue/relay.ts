@@ -62,7 +62,7 @@ export function startRelay(deps: RelayDependencies): Relay {
   });
   queue.on("error", (err) => log.debug({ err: { message: err.message } }, "relay queue error"));
 
-  const relayOnce = () =>
+  const relayBatch = () =>
     deps.db.transaction(async (tx) => {
       const rows = await tx
         .select({ id: outbox.id, operationId: outbox.operationId, attempts: outbox.attempts })
@@ -95,6 +95,15 @@ export function startRelay(deps: RelayDependencies): Relay {
       log.debug({ rows: rows.length }, "outbox rows enqueued");
       return rows.length;
     });
+
+  // One pass at a time per relay: a pass asked for from outside (relayOnce) waits for the loop's current
+  // pass instead of skipping the rows that pass holds locked, so when it returns they have been moved.
+  let passes: Promise<unknown> = Promise.resolve();
+  const relayOnce = (): Promise<number> => {
+    const pass = passes.then(relayBatch, relayBatch);
+    passes = pass.catch(() => {});
+    return pass;
+  };
 
   let stopped = false;
   let wake: (() => void) | undefined;
