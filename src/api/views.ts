@@ -10,6 +10,7 @@ import {
   operations,
 } from "../db/schema/index.js";
 import { namesOf } from "./lookups.js";
+import { secondsLeft } from "./progress-eta.js";
 import type { distributionSchema, operationSchema, stepSchema } from "./schemas.js";
 
 /** Rows → API answers (SPEC section 5). Nothing sealed, no credentials, no step journals. */
@@ -71,7 +72,7 @@ export async function operationViews(db: Queryable, rows: readonly OperationRow[
     });
     stepsOf.set(step.operationId, list);
   }
-  const progressOf = new Map<string, { done: number; failed: number; total: number }>();
+  const progressOf = new Map<string, { done: number; failed: number; total: number; etaSeconds?: number }>();
   for (const child of children) {
     if (!child.parentId) continue;
     const p = progressOf.get(child.parentId) ?? { done: 0, failed: 0, total: 0 };
@@ -79,6 +80,11 @@ export async function operationViews(db: Queryable, rows: readonly OperationRow[
     if (child.state === "succeeded") p.done += child.count;
     if (child.state === "failed" || child.state === "canceled") p.failed += child.count;
     progressOf.set(child.parentId, p);
+  }
+  const running = rows.filter((r) => r.state === "running" && progressOf.has(r.id)).map((r) => r.id);
+  for (const [id, etaSeconds] of await secondsLeft(db, running)) {
+    const p = progressOf.get(id);
+    if (p && p.done + p.failed < p.total) p.etaSeconds = etaSeconds;
   }
   return rows.map((row) => {
     const key = row.keyId ? keyNames.get(row.keyId) : undefined;

@@ -6,7 +6,7 @@ import { appendToLedger } from "../ledger/append.js";
 import type { Logger } from "../logger.js";
 import type { KeyToDistribute, KmsProvider, ProviderContext } from "../providers/kms-provider.js";
 import { type LoadedDestination, loadDestination } from "./destinations.js";
-import type { EngineDependencies } from "./engine.js";
+import type { EngineDependencies, Lane } from "./engine.js";
 import type { DistributionRow } from "./remote-copies.js";
 import type { StepResult, StepRunner, StepScope } from "./steps.js";
 
@@ -21,6 +21,8 @@ export interface OperationContext {
   key: KeyRow | null;
   /** The operation's kms name, when it has one. */
   kmsName: string | null;
+  /** The bulk run (redistribution) this operation is a child of: providers share what they can within it. */
+  batchId?: string | undefined;
   attempt: number;
   signal: AbortSignal | undefined;
   logger: Logger;
@@ -114,6 +116,7 @@ export function destinationStep<T extends StepResult>(
   work: (call: DestinationCall) => Promise<T>,
 ): Promise<T> {
   const { deps, signal } = ctx;
+  const lane: Lane = ctx.operation.parentId ? "bulk" : "interactive";
   return ctx.step(
     `${name}@${kmsName}`,
     async (scope) => {
@@ -124,12 +127,14 @@ export function destinationStep<T extends StepResult>(
         journal: scope.journal,
         logger: scope.logger,
         ...(signal ? { signal } : {}),
-        beforeCall: (operation) => deps.limits.acquire(loaded.ref, operation, signal),
+        ...(ctx.batchId ? { batch: { id: ctx.batchId } } : {}),
+        beforeCall: (operation) => deps.limits.acquire(loaded.ref, operation, signal, lane),
       };
       return deps.limits.withSlot(
         loaded.ref,
         () => work({ provider, loaded, providerContext, scope }),
         signal,
+        lane,
       );
     },
     { kms: kmsName },

@@ -10,12 +10,19 @@ import type { ProviderRegistry } from "../providers/registry.js";
  * hands an operation id to `runOperation` (src/operations/run.ts) and does what the outcome says.
  */
 
+/**
+ * Who is asking: `interactive` work (an operation someone asked for) goes first; `bulk` work (the children
+ * of a redistribution) takes a destination's tokens only while no interactive request waits for them, and
+ * leaves one concurrency slot free, so a 10,000-key run never starves one urgent rotation.
+ */
+export type Lane = "interactive" | "bulk";
+
 /** A destination's shared limits, the same for every worker on every host (implemented in src/queue/). */
 export interface DestinationLimits {
   /** Wait for the destination's shared rate limit before one cloud request (`CreateKey`, `importKey`, ...). */
-  acquire(kms: DestinationRef, operation: string, signal?: AbortSignal): Promise<void>;
+  acquire(kms: DestinationRef, operation: string, signal?: AbortSignal, lane?: Lane): Promise<void>;
   /** Run `work` holding one of the destination's concurrency slots. */
-  withSlot<T>(kms: DestinationRef, work: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  withSlot<T>(kms: DestinationRef, work: () => Promise<T>, signal?: AbortSignal, lane?: Lane): Promise<T>;
 }
 
 export interface DestinationRef {

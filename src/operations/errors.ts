@@ -10,6 +10,15 @@ export class OperationCanceledError extends KeyferryError {
   }
 }
 
+/** A bulk operation's children are still running: the parent looks again after `retryInMs`. */
+export class ChildrenPendingError extends KeyferryError {
+  override name = "ChildrenPendingError";
+
+  constructor(readonly retryInMs: number) {
+    super("children_pending", "the operation's children are still running", { status: 409, retryable: true });
+  }
+}
+
 export interface DestinationFailure {
   kms: string;
   error: unknown;

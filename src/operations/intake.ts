@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/client.js";
 import { type OperationType, operations, outbox } from "../db/schema/index.js";
 import { appendToLedger } from "../ledger/append.js";
@@ -26,30 +27,59 @@ export type AcceptedOperation = typeof operations.$inferSelect;
  * moves the outbox row into the queue when it can. Children of a bulk operation are accepted the same way.
  */
 export async function acceptOperation(tx: Queryable, request: NewOperation): Promise<AcceptedOperation> {
-  const [operation] = await tx
-    .insert(operations)
-    .values({
-      type: request.type,
-      keyId: request.keyId ?? null,
-      kmsId: request.kmsId ?? null,
-      parentId: request.parentId ?? null,
-      input: request.input ?? {},
-      requestedBy: request.requestedBy ?? null,
-    })
-    .returning();
+  const [operation] = await acceptOperations(tx, [request]);
   if (!operation) throw new Error("inserting an operation returned no row");
-  await tx.insert(outbox).values({ operationId: operation.id, queue: OPERATIONS_QUEUE });
-  await appendToLedger(tx, {
-    event: "operation.accepted",
-    operationId: operation.id,
-    keyName: request.keyName ?? null,
-    kmsName: request.kmsName ?? null,
-    actor: request.actor,
-    data: {
-      type: operation.type,
-      input: operation.input,
-      ...(request.parentId ? { parentId: request.parentId } : {}),
-    },
-  });
   return operation;
+}
+
+/** `acceptOperation` for many at once (a bulk operation's children): three statements, whatever the count. */
+export async function acceptOperations(
+  tx: Queryable,
+  requests: readonly NewOperation[],
+): Promise<AcceptedOperation[]> {
+  if (requests.length === 0) return [];
+  // Ids made here, so that each row is matched to its request whatever order RETURNING gives them in.
+  const ids = requests.map(() => randomUUID());
+  const rows = await tx
+    .insert(operations)
+    .values(
+      requests.map((request, i) => ({
+        id: ids[i],
+        type: request.type,
+        keyId: request.keyId ?? null,
+        kmsId: request.kmsId ?? null,
+        parentId: request.parentId ?? null,
+        input: request.input ?? {},
+        requestedBy: request.requestedBy ?? null,
+      })),
+    )
+    .returning();
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const accepted = ids.map((id) => {
+    const row = byId.get(id as string);
+    if (!row) throw new Error("inserting operations returned too few rows");
+    return row;
+  });
+  await tx
+    .insert(outbox)
+    .values(accepted.map((operation) => ({ operationId: operation.id, queue: OPERATIONS_QUEUE })));
+  await appendToLedger(
+    tx,
+    accepted.map((operation, i) => {
+      const request = requests[i] as NewOperation;
+      return {
+        event: "operation.accepted",
+        operationId: operation.id,
+        keyName: request.keyName ?? null,
+        kmsName: request.kmsName ?? null,
+        actor: request.actor,
+        data: {
+          type: operation.type,
+          input: operation.input,
+          ...(request.parentId ? { parentId: request.parentId } : {}),
+        },
+      };
+    }),
+  );
+  return accepted;
 }

@@ -6,7 +6,14 @@ import { appendToLedger } from "../ledger/append.js";
 import { ProviderError } from "../providers/provider-error.js";
 import type { OperationContext, OperationRow } from "./context.js";
 import type { RunOperation, RunOutcome } from "./engine.js";
-import { codeOf, DestinationsFailedError, isRetryable, messageOf, OperationCanceledError } from "./errors.js";
+import {
+  ChildrenPendingError,
+  codeOf,
+  DestinationsFailedError,
+  isRetryable,
+  messageOf,
+  OperationCanceledError,
+} from "./errors.js";
 import { PROCESSORS } from "./processors.js";
 import { createStepRunner } from "./steps.js";
 
@@ -37,10 +44,16 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     return { kind: "finished", state: operation.state as "succeeded" | "failed" | "canceled" };
   }
   if (await hasEarlierUnfinished(db, operation)) return { kind: "blocked", retryInMs: BLOCKED_RETRY_MS };
+  const processor = PROCESSORS[operation.type];
+  const waitMs = await processor?.waitBeforeRun?.(db, operation);
+  if (waitMs !== undefined) return { kind: "blocked", retryInMs: waitMs };
 
   const [key] = operation.keyId ? await db.select().from(keys).where(eq(keys.id, operation.keyId)) : [];
   const [dest] = operation.kmsId
     ? await db.select({ name: kms.name }).from(kms).where(eq(kms.id, operation.kmsId))
+    : [];
+  const [parent] = operation.parentId
+    ? await db.select({ type: operations.type }).from(operations).where(eq(operations.id, operation.parentId))
     : [];
   const keyName = key?.name ?? null;
   const kmsName = dest?.name ?? null;
@@ -55,6 +68,7 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     operation,
     key: key ?? null,
     kmsName,
+    batchId: parent?.type === "redistribute" ? (operation.parentId ?? undefined) : undefined,
     attempt,
     signal,
     logger,
@@ -92,7 +106,6 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
   }
 
   try {
-    const processor = PROCESSORS[operation.type];
     if (!processor) {
       throw new InvalidInputError(
         "operation_type_unsupported",
@@ -102,6 +115,7 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     await processor.run(ctx);
   } catch (error) {
     if (error instanceof OperationCanceledError) return { kind: "finished", state: "canceled" };
+    if (error instanceof ChildrenPendingError) return { kind: "blocked", retryInMs: error.retryInMs };
     if (isRetryable(error)) {
       logger.warn({ code: codeOf(error), message: messageOf(error) }, "operation will be retried");
       return { kind: "retry", delayMs: retryDelay(error), reason: `${codeOf(error)}: ${messageOf(error)}` };

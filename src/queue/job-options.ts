@@ -12,10 +12,21 @@ export const OPERATION_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
 };
 
-export function operationJob(operationId: string) {
+/**
+ * BullMQ priority of the children of bulk operations. Jobs without a priority are taken before any
+ * prioritized job, so an operation someone asked for now (a rotation, a distribution) never waits behind
+ * the thousands of queued children of a redistribution; the children keep their order among themselves.
+ */
+export const BULK_CHILD_PRIORITY = 100;
+
+export function operationJob(operationId: string, options: { bulk?: boolean } = {}) {
   return {
     name: "operation",
     data: { operationId },
-    opts: { ...OPERATION_JOB_OPTIONS, jobId: operationId },
+    opts: {
+      ...OPERATION_JOB_OPTIONS,
+      jobId: operationId,
+      ...(options.bulk ? { priority: BULK_CHILD_PRIORITY } : {}),
+    },
   };
 }

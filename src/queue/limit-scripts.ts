@@ -13,13 +13,19 @@ end
 `;
 
 /**
- * Token bucket. KEYS[1] hash {tokens, ts}; ARGV capacity, tokens per ms, now. Takes a token and answers 0,
- * or takes nothing and answers the milliseconds until a token is there.
+ * Token bucket with two lanes. KEYS[1] hash {tokens, ts}; KEYS[2] sorted set of interactive waiters (id ->
+ * expiry). ARGV capacity, tokens per ms, now, lane ("interactive" or "bulk"), waiter id, waiter ttl ms.
+ * Takes a token and answers 0, or takes nothing and answers the milliseconds to wait. An interactive caller
+ * that has to wait registers itself; a bulk caller takes nothing while any registered waiter is alive, so
+ * the next token goes to the interactive one.
  */
 export const TAKE_TOKEN = `
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 ${NOW}
+local lane = ARGV[4]
+local waiter = ARGV[5]
+local waiterTtl = tonumber(ARGV[6])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or capacity
 local ts = tonumber(state[2]) or now
@@ -28,10 +34,20 @@ if now > ts then
   ts = now
 end
 local wait = 0
-if tokens >= 1 then
+local interval = math.ceil(1 / rate)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local yield = lane == 'bulk' and redis.call('ZCARD', KEYS[2]) > 0
+if tokens >= 1 and not yield then
   tokens = tokens - 1
+  if lane ~= 'bulk' then redis.call('ZREM', KEYS[2], waiter) end
+elseif yield then
+  wait = math.max(math.ceil((1 - tokens) / rate), math.min(interval, 250))
 else
   wait = math.ceil((1 - tokens) / rate)
+  if lane ~= 'bulk' then
+    redis.call('ZADD', KEYS[2], now + wait + waiterTtl, waiter)
+    redis.call('PEXPIRE', KEYS[2], wait + waiterTtl * 2)
+  end
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { abortableSleep as sleep } from "../backoff.js";
 import type { Config } from "../config.js";
-import type { DestinationLimits, DestinationRef } from "../operations/engine.js";
+import type { DestinationLimits, DestinationRef, Lane } from "../operations/engine.js";
 import { DESTINATION_BUSY, ProviderError } from "../providers/provider-error.js";
 import type { Redis } from "../redis.js";
 import { RENEW_SLOT, TAKE_SLOT, TAKE_TOKEN } from "./limit-scripts.js";
@@ -26,7 +26,7 @@ export interface DestinationLimitsOptions {
 
 export interface SharedDestinationLimits extends DestinationLimits {
   /** One try at a token: 0 when taken, else the milliseconds until one is there. */
-  tryTake(kms: DestinationRef, operation: string): Promise<number>;
+  tryTake(kms: DestinationRef, operation: string, lane?: Lane, waiter?: string): Promise<number>;
   /** Stop renewing leases (on shutdown, after in-flight work has ended). */
   stop(): void;
 }
@@ -36,22 +36,26 @@ export const limitKeys = {
   root: (prefix: string) => `${prefix}:limits:`,
   bucket: (prefix: string, kms: string, bucket: string) =>
     `${prefix}:limits:${encodeURIComponent(kms)}:rate:${bucket}`,
+  /** Interactive callers waiting for a bucket's next token (bulk callers yield to them). */
+  waiters: (prefix: string, kms: string, bucket: string) =>
+    `${prefix}:limits:${encodeURIComponent(kms)}:waiters:${bucket}`,
   slots: (prefix: string, kms: string) => `${prefix}:limits:${encodeURIComponent(kms)}:slots`,
 };
 
 function scriptRunner(redis: Redis) {
   const shas = new Map<string, string>();
-  return async (script: string, key: string, args: Array<string | number>): Promise<number> => {
+  return async (script: string, key: string | string[], args: Array<string | number>): Promise<number> => {
+    const keys = Array.isArray(key) ? key : [key];
     let sha = shas.get(script);
     if (!sha) {
       sha = createHash("sha1").update(script).digest("hex");
       shas.set(script, sha);
     }
     try {
-      return Number(await redis.evalsha(sha, 1, key, ...args));
+      return Number(await redis.evalsha(sha, keys.length, ...keys, ...args));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return Number(await redis.eval(script, 1, key, ...args));
+      return Number(await redis.eval(script, keys.length, ...keys, ...args));
     }
   };
 }
@@ -75,7 +79,7 @@ export function createDestinationLimits(
   const wait = options.sleep ?? sleep;
   const renewals = new Set<NodeJS.Timeout>();
 
-  const tryTake = (kms: DestinationRef, operation: string) => {
+  const tryTake = (kms: DestinationRef, operation: string, lane: Lane = "interactive", waiter = "") => {
     const rate = bucketRate(
       kms.provider,
       operation,
@@ -84,21 +88,22 @@ export function createDestinationLimits(
     );
     // The published quotas belong to the account and region (AWS) or the vault (Azure), not to one destination.
     const owner = kms.options.rateLimitPerSecond === undefined ? (kms.quotaScope ?? kms.name) : kms.name;
-    return run(TAKE_TOKEN, limitKeys.bucket(prefix, owner, rate.bucket), [
-      rate.capacity,
-      rate.ratePerMs,
-      now(),
-    ]);
+    return run(
+      TAKE_TOKEN,
+      [limitKeys.bucket(prefix, owner, rate.bucket), limitKeys.waiters(prefix, owner, rate.bucket)],
+      [rate.capacity, rate.ratePerMs, now(), lane, waiter || randomUUID(), WAITER_TTL_MS],
+    );
   };
 
   return {
     tryTake,
 
-    async acquire(kms, operation, signal) {
+    async acquire(kms, operation, signal, lane = "interactive") {
       let waited = 0;
+      const waiter = randomUUID();
       for (;;) {
         signal?.throwIfAborted();
-        const ms = await tryTake(kms, operation);
+        const ms = await tryTake(kms, operation, lane, waiter);
         if (ms === 0) return;
         if (waited + ms > maxWaitMs) throw waitTooLong(kms, "rate limit", ms);
         waited += ms;
@@ -107,9 +112,11 @@ export function createDestinationLimits(
       }
     },
 
-    async withSlot(kms, work, signal) {
+    async withSlot(kms, work, signal, lane = "interactive") {
       const key = limitKeys.slots(prefix, kms.name);
-      const limit = kms.options.concurrency ?? options.worker.kmsConcurrency;
+      const cap = kms.options.concurrency ?? options.worker.kmsConcurrency;
+      // Bulk work leaves one slot to interactive work (when there is more than one).
+      const limit = lane === "bulk" && cap > 1 ? cap - 1 : cap;
       const lease = randomUUID();
       let waited = 0;
       for (;;) {
@@ -140,6 +147,9 @@ export function createDestinationLimits(
     },
   };
 }
+
+/** An interactive waiter is forgotten this long after the token it waits for (it gave up or died). */
+const WAITER_TTL_MS = 1_000;
 
 function waitTooLong(kms: DestinationRef, limit: string, retryAfterMs: number): ProviderError {
   return new ProviderError(

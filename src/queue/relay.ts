@@ -2,7 +2,7 @@ import { Queue } from "bullmq";
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { equalJitterDelay, abortableSleep as sleep } from "../backoff.js";
 import type { Database } from "../db/client.js";
-import { outbox } from "../db/schema/index.js";
+import { operations, outbox } from "../db/schema/index.js";
 import type { Logger } from "../logger.js";
 import type { Redis } from "../redis.js";
 import { operationJob } from "./job-options.js";
@@ -65,16 +65,25 @@ export function startRelay(deps: RelayDependencies): Relay {
   const relayBatch = () =>
     deps.db.transaction(async (tx) => {
       const rows = await tx
-        .select({ id: outbox.id, operationId: outbox.operationId, attempts: outbox.attempts })
+        .select({
+          id: outbox.id,
+          operationId: outbox.operationId,
+          attempts: outbox.attempts,
+          parentId: operations.parentId,
+        })
         .from(outbox)
+        .leftJoin(operations, eq(operations.id, outbox.operationId))
         .where(and(eq(outbox.queue, OPERATIONS_QUEUE), lte(outbox.availableAt, sql`now()`)))
         .orderBy(asc(outbox.id))
         .limit(batchSize)
-        .for("update", { skipLocked: true });
+        .for("update", { of: outbox, skipLocked: true });
       if (rows.length === 0) return 0;
       const ids = rows.map((r) => r.id);
       try {
-        await withTimeout(queue.addBulk(rows.map((r) => operationJob(r.operationId))), enqueueTimeoutMs);
+        await withTimeout(
+          queue.addBulk(rows.map((r) => operationJob(r.operationId, { bulk: r.parentId !== null }))),
+          enqueueTimeoutMs,
+        );
       } catch (err) {
         const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         for (const row of rows) {

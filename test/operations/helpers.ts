@@ -69,11 +69,17 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export async function startEngine(db: Database): Promise<Engine> {
+export async function startEngine(
+  db: Database,
+  options: { azureManagedHsm?: boolean } = {},
+): Promise<Engine> {
   const root = parseRootKey(Buffer.alloc(32, 0x5a).toString("base64"));
   const ring: RootKeyRing = { current: root, all: [root] };
   const logger = createLogger({ level: "silent" }, new Writable({ write: (_c, _e, done) => done() }));
-  const [aws, azure] = await Promise.all([startAwsKmsEmulator(), startAzureKeyVaultEmulator()]);
+  const [aws, azure] = await Promise.all([
+    startAwsKmsEmulator(),
+    startAzureKeyVaultEmulator({ managedHsm: options.azureManagedHsm ?? false }),
+  ]);
   const retry = { attempts: 3, baseDelayMs: 10, maxDelayMs: 200 };
   const aw = createAwsKmsProvider({ logger, wrappingKeySpec: "RSA_2048", retry });
   const az = createAzureKeyVaultProvider({ logger, retry });

@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { DescribeKeyCommand, KMSClient, ListKeysCommand, ListResourceTagsCommand } from "@aws-sdk/client-kms";
+import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
 import type { KeyClient } from "@azure/keyvault-keys";
 import { and, eq, inArray, like, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,10 +17,16 @@ import { startAzureKeyVaultEmulator } from "../../src/emulators/azure-key-vault/
 import type { RunningEmulator } from "../../src/emulators/common/options.js";
 import { chainAll } from "../../src/ledger/chain.js";
 import { verifyLedger } from "../../src/ledger/verify.js";
-import { parseKeyferryTags } from "../../src/providers/tags.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { useTestRedis } from "../helpers/redis.js";
+import { awsKeysByVersion, azureVersionsByVersion } from "../helpers/remote-inventory.js";
 import { TEST_REDIS_URL } from "../helpers/services.js";
+import {
+  spawnWorkerProcess,
+  stopWorkerProcess,
+  until,
+  type WorkerProcess,
+} from "../helpers/worker-process.js";
 import { vaultClient } from "../providers/azure-key-vault/helpers.js";
 import { accept, acceptCreate } from "./helpers.js";
 
@@ -45,52 +49,18 @@ let azure: RunningEmulator | undefined;
 let awsClient: KMSClient | undefined;
 let vault: KeyClient | undefined;
 
-interface Worker {
-  child: ChildProcess;
-  exited: Promise<unknown>;
-  output: string[];
-}
-const workers: Worker[] = [];
+const workers: WorkerProcess[] = [];
 
-/** The worker child, configured only from its environment (nothing of this process's keyferry settings). */
-function spawnWorker(): Worker {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !name.startsWith("KEYFERRY_") && !["DATABASE_URL", "REDIS_URL", "LOG_LEVEL"].includes(name),
-    ),
-  );
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", fileURLToPath(new URL("./worker-child.ts", import.meta.url))],
-    {
-      env: {
-        ...inherited,
-        DATABASE_URL: database().url,
-        REDIS_URL: TEST_REDIS_URL,
-        KEYFERRY_REDIS_PREFIX: testRedis().prefix,
-        KEYFERRY_ROOT_KEY: ROOT_KEY,
-        KEYFERRY_SHUTDOWN_GRACE_MS: "5000",
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(String(chunk));
-    if (output.length > 200) output.shift();
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const worker = { child, exited, output };
+function spawnWorker(): WorkerProcess {
+  const worker = spawnWorkerProcess({
+    DATABASE_URL: database().url,
+    REDIS_URL: TEST_REDIS_URL,
+    KEYFERRY_REDIS_PREFIX: testRedis().prefix,
+    KEYFERRY_ROOT_KEY: ROOT_KEY,
+    KEYFERRY_SHUTDOWN_GRACE_MS: "5000",
+  });
   workers.push(worker);
   return worker;
-}
-
-async function stopWorker(worker: Worker, signal: NodeJS.Signals): Promise<void> {
-  if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill(signal);
-  await worker.exited;
 }
 
 beforeAll(async () => {
@@ -104,31 +74,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(workers.map((w) => stopWorker(w, "SIGKILL")));
+  await Promise.all(workers.map((w) => stopWorkerProcess(w, "SIGKILL")));
   awsClient?.destroy();
   await Promise.all([aws?.close(), azure?.close()]);
 });
-
-async function until<T>(
-  probe: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs: number,
-  worker: Worker,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline || worker.child.exitCode !== null || worker.child.signalCode !== null) {
-      const exit = worker.child.exitCode ?? worker.child.signalCode;
-      throw new Error(
-        `timed out waiting for ${what}${exit === null ? "" : ` (the worker exited: ${exit})`}; ` +
-          `worker output:\n${worker.output.join("").slice(-4000)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function progress() {
   const { db } = database();
@@ -156,56 +105,6 @@ async function anyRemoteKey(): Promise<boolean> {
   if ((listed.Keys ?? []).length > 0) return true;
   for await (const _ of vault.listPropertiesOfKeys()) return true;
   return false;
-}
-
-/** Live (not pending deletion) KMS keys by `key/version` of their keyferry tags, and keys without them. */
-async function awsKeysByVersion(client: KMSClient) {
-  const live = new Map<string, string[]>();
-  const untagged: string[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await client.send(new ListKeysCommand({ Limit: 100, Marker: marker }));
-    for (const entry of page.Keys ?? []) {
-      const keyId = entry.KeyId ?? "";
-      const metadata = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
-      if (metadata?.KeyState === "PendingDeletion") continue;
-      const tagList = (await client.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags ?? [];
-      const tags = parseKeyferryTags(
-        Object.fromEntries(tagList.map((t) => [t.TagKey ?? "", t.TagValue ?? ""])),
-      );
-      if (!tags) {
-        untagged.push(keyId);
-        continue;
-      }
-      const id = `${tags.keyName}/${tags.version}`;
-      live.set(id, [...(live.get(id) ?? []), metadata?.Arn ?? keyId]);
-    }
-    marker = page.Truncated ? page.NextMarker : undefined;
-  } while (marker);
-  return { live, untagged };
-}
-
-/** Enabled Azure key versions by `remote name/keyferry version` (from their tags), and the live KEKs. */
-async function azureVersionsByVersion(client: KeyClient) {
-  const live = new Map<string, string[]>();
-  const keks: string[] = [];
-  const untagged: string[] = [];
-  for await (const key of client.listPropertiesOfKeys()) {
-    if (key.name.startsWith("kf-kek-")) {
-      keks.push(key.name);
-      continue;
-    }
-    for await (const version of client.listPropertiesOfKeyVersions(key.name)) {
-      const tags = parseKeyferryTags(version.tags ?? {});
-      if (!tags || tags.keyName !== key.name) {
-        untagged.push(version.id ?? key.name);
-        continue;
-      }
-      const id = `${key.name}/${tags.version}`;
-      live.set(id, [...(live.get(id) ?? []), version.id ?? ""]);
-    }
-  }
-  return { live, keks, untagged };
 }
 
 interface Plan {
@@ -277,9 +176,9 @@ describe("a worker SIGKILLed in the middle of distributions", () => {
       },
       "a distribution in the middle of its distribute step",
       90_000,
-      first,
+      [first],
     );
-    await stopWorker(first, "SIGKILL");
+    await stopWorkerProcess(first, "SIGKILL");
     expect(atKill.final).toBeLessThan(atKill.total);
     const interrupted = await db
       .select({ id: operationSteps.id })
@@ -295,9 +194,9 @@ describe("a worker SIGKILLed in the middle of distributions", () => {
       },
       "every operation to be final",
       120_000,
-      second,
+      [second],
     );
-    await stopWorker(second, "SIGTERM");
+    await stopWorkerProcess(second, "SIGTERM");
     expect(second.child.exitCode, second.output.join("").slice(-4000)).toBe(0);
     aws.faults.reset();
     azure.faults.reset();

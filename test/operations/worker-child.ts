@@ -9,8 +9,11 @@ import { startWorkerProcess } from "../../src/processes/worker.js";
 
 const config = loadConfig(process.env);
 const logger = createLogger({ level: config.logLevel });
+const sweepMs = Number(process.env.TEST_SWEEP_MS ?? "0");
 const worker = await startWorkerProcess(config, logger, {
   worker: { lockDurationMs: 2000, stalledIntervalMs: 1000, retryBaseMs: 100, retryMaxMs: 2000 },
+  // The chaos tests lose Redis's data: the sweeper must notice soon (production waits minutes).
+  ...(sweepMs > 0 ? { sweeper: { graceMs: sweepMs, intervalMs: sweepMs } } : {}),
 });
 process.once("SIGTERM", () => {
   worker.stop().then(

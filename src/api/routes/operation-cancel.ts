@@ -3,9 +3,9 @@ import { operations } from "../../db/schema/index.js";
 import { appendToLedger } from "../../ledger/append.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
-import { idParamsSchema, mutationErrors, notFound, operationSchema } from "../schemas.js";
+import { accepted, idParamsSchema, mutationErrors, notFound } from "../schemas.js";
 import { operationView } from "../views.js";
 import { findOperation } from "./operation.js";
 
@@ -15,19 +15,22 @@ import { findOperation } from "./operation.js";
  * its queued children; the parent finishes when the running ones do. A running single operation cannot be
  * stopped half-way (409 `operation_running`).
  */
+/** Operations that work through children: running ones can be stopped between children. */
+const BULK_TYPES = new Set<string>(["redistribute"]);
+
 export function registerOperationCancelRoutes(app: ApiApp, ctx: ApiContext): void {
   app.post(
     "/v1/operations/:id/cancel",
     {
       config: { access: "operate", what: "cancel operations" },
       schema: {
-        ...docs(
+        ...mutationDocs(
           "operations",
           "Cancel a queued operation, or the queued rest of a running bulk one",
-          IDEMPOTENT,
+          "409 `operation_running` (a running single operation) or `operation_finished`.",
         ),
         params: idParamsSchema,
-        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+        response: { ...accepted, ...mutationErrors, ...notFound },
       },
     },
     async (request, reply) =>
@@ -39,7 +42,7 @@ export function registerOperationCancelRoutes(app: ApiApp, ctx: ApiContext): voi
           .from(operations)
           .where(eq(operations.parentId, operation.id))
           .limit(1);
-        const bulk = children.length > 0;
+        const bulk = children.length > 0 || BULK_TYPES.has(operation.type);
         if (operation.state !== "queued" && !(operation.state === "running" && bulk)) {
           throw conflict(
             operation.state === "running" ? "operation_running" : "operation_finished",
@@ -56,6 +59,12 @@ export function registerOperationCancelRoutes(app: ApiApp, ctx: ApiContext): voi
           await tx
             .update(operations)
             .set({ state: "canceled", finishedAt: now, updatedAt: now })
+            .where(eq(operations.id, operation.id));
+        } else {
+          // The running parent plans no more children and ends canceled once the running ones have finished.
+          await tx
+            .update(operations)
+            .set({ cancelRequestedAt: now, updatedAt: now })
             .where(eq(operations.id, operation.id));
         }
         await appendToLedger(tx, {

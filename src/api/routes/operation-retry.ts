@@ -1,13 +1,14 @@
-import { and, eq, inArray, or, sql } from "drizzle-orm";
-import { operations, outbox } from "../../db/schema/index.js";
+import { and, eq, inArray, like, or, sql } from "drizzle-orm";
+import { operationSteps, operations, outbox } from "../../db/schema/index.js";
 import { appendToLedger } from "../../ledger/append.js";
+import { REDISTRIBUTE_RESET_STEPS } from "../../operations/redistribute.js";
 import { OPERATIONS_QUEUE } from "../../queue/names.js";
 import { acceptedAnswer } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
-import { idParamsSchema, mutationErrors, notFound, operationSchema } from "../schemas.js";
+import { accepted, idParamsSchema, mutationErrors, notFound } from "../schemas.js";
 import { findOperation } from "./operation.js";
 
 /**
@@ -21,9 +22,13 @@ export function registerOperationRetryRoutes(app: ApiApp, ctx: ApiContext): void
     {
       config: { access: "operate", what: "retry operations" },
       schema: {
-        ...docs("operations", "Re-run a failed operation (or the failed children of a bulk one)", IDEMPOTENT),
+        ...mutationDocs(
+          "operations",
+          "Re-run a failed operation (or the failed children of a bulk one)",
+          "Steps that succeeded stay done. 409 `operation_not_failed`.",
+        ),
         params: idParamsSchema,
-        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+        response: { ...accepted, ...mutationErrors, ...notFound },
       },
     },
     async (request, reply) =>
@@ -48,6 +53,18 @@ export function registerOperationRetryRoutes(app: ApiApp, ctx: ApiContext): void
           )
           .returning({ id: operations.id });
         await tx.insert(outbox).values(requeued.map((r) => ({ operationId: r.id, queue: OPERATIONS_QUEUE })));
+        if (operation.type === "redistribute") {
+          // The run's shared objects (an Azure KEK) are made again by the retried children and must be
+          // released again at the end.
+          await tx
+            .delete(operationSteps)
+            .where(
+              and(
+                eq(operationSteps.operationId, operation.id),
+                like(operationSteps.name, REDISTRIBUTE_RESET_STEPS),
+              ),
+            );
+        }
         await appendToLedger(tx, {
           event: "operation.retried",
           operationId: operation.id,

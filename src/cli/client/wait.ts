@@ -58,8 +58,11 @@ export function progressLine(operation: OperationBody, elapsedMs: number): strin
   return `${operation.type} ${operation.state}: ${done}/${operation.steps.length} steps${current ? ` (${current})` : ""}`;
 }
 
-/** 0 succeeded; 1 failed or canceled; 3 succeeded with failed children. */
+/** 0 succeeded; 1 failed or canceled; 3 a bulk run that did part of its work (some children failed). */
 export function exitCodeOf(operation: OperationBody): number {
+  if (operation.state === "failed" && operation.error?.code === "children_failed") {
+    return (operation.progress?.done ?? 0) > 0 ? 3 : 1;
+  }
   if (operation.state !== "succeeded") return 1;
   return (operation.progress?.failed ?? 0) > 0 ? 3 : 0;
 }

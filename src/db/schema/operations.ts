@@ -59,9 +59,15 @@ export const operations = pgTable(
     updatedAt: updatedAt(),
     startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
     finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+    /** A running bulk operation was asked to stop: it plans no more children and ends canceled. */
+    cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [
     index("operations_state_created").on(t.state, t.createdAt),
+    // One child per (key, destination) of a bulk operation, however often its planning step is repeated.
+    uniqueIndex("operations_parent_key_kms")
+      .on(t.parentId, t.keyId, t.kmsId)
+      .where(sql`${t.parentId} is not null`),
     index("operations_key").on(t.keyId, t.createdAt),
     index("operations_kms").on(t.kmsId, t.createdAt),
     index("operations_parent_state").on(t.parentId, t.state),

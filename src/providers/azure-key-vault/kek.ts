@@ -32,8 +32,12 @@ interface KekJournal {
   kid?: string;
 }
 
-/** The operation's KEK: reused when it exists (also soft-deleted by an earlier attempt), created otherwise. */
+/**
+ * The operation's KEK: reused when it exists (also soft-deleted by an earlier attempt), created otherwise.
+ * Inside a bulk run the run's KEK serves every import of the vault (see `obtainBatchKek`).
+ */
 export async function obtainKek(session: AzureSession): Promise<Kek> {
+  if (session.ctx.batch) return obtainBatchKek(session, session.ctx.batch.id);
   const { journal, operationId } = session.ctx;
   const name = kekName(operationId);
   const entry = journal.get(JOURNAL_ENTRY) as KekJournal | undefined;
@@ -56,6 +60,8 @@ export async function obtainKek(session: AzureSession): Promise<Kek> {
  * keys (`purgeOnRemove`), where a refusal to purge (purge protection) leaves it to the vault's retention.
  */
 export async function discardKek(session: AzureSession): Promise<void> {
+  // The run's KEK outlives the steps that use it: `discardBatchKek` deletes it when the run ends.
+  if (session.ctx.batch) return;
   const { journal } = session.ctx;
   const entry = journal.get(JOURNAL_ENTRY) as KekJournal | undefined;
   if (!entry || entry.state === "deleted") return;
@@ -74,6 +80,32 @@ export async function discardKek(session: AzureSession): Promise<void> {
   }
   await journal.put(JOURNAL_ENTRY, { ...entry, state: "deleted" } satisfies KekJournal);
   session.logger.info({ op: "deleteKey", name: entry.name }, "KEK deleted");
+}
+
+/**
+ * The KEK of bulk run `batchId` in this vault: one RSA-HSM create for the whole run instead of one per key,
+ * which halves the run's use of the vault's HSM create quota. The run's parent makes it before any child
+ * runs (`prepareBatch`); a child finds it by name and makes it only if it is gone.
+ */
+export async function obtainBatchKek(session: AzureSession, batchId: string): Promise<Kek> {
+  const name = kekName(batchId);
+  return (await findKek(session, name)) ?? createKek(session, name);
+}
+
+/** Delete (and purge, under `purgeOnRemove`) the run's KEK; nothing to do when it is already gone. */
+export async function discardBatchKek(session: AzureSession, batchId: string): Promise<void> {
+  const name = kekName(batchId);
+  const purge = session.destination.options.purgeOnRemove === true;
+  const deleted = await softDeleteKey(session, name, purge);
+  if (purge && (deleted || (await findDeletedKey(session, name)))) {
+    try {
+      await purgeDeletedKey(session, name);
+    } catch (error) {
+      if (!(error instanceof ProviderError && error.kind === "permanent")) throw error;
+      session.logger.warn({ op: "purgeDeletedKey", name, remoteCode: error.remoteCode }, "KEK not purged");
+    }
+  }
+  if (deleted) session.logger.info({ op: "deleteKey", name }, "bulk run's KEK deleted");
 }
 
 async function createKek(session: AzureSession, name: string): Promise<Kek> {

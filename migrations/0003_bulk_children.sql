@@ -1,0 +1,2 @@
+ALTER TABLE "operations" ADD COLUMN "cancel_requested_at" timestamp with time zone;--> statement-breakpoint
+CREATE UNIQUE INDEX "operations_parent_key_kms" ON "operations" USING btree ("parent_id","key_id","kms_id") WHERE "operations"."parent_id" is not null;
