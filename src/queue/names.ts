@@ -3,6 +3,8 @@
  * section 7): a worker reads everything else from PostgreSQL.
  */
 export const OPERATIONS_QUEUE = "operations";
+/** The repeatable tick of scheduled rotations and drift checks (src/queue/schedules.ts). */
+export const SCHEDULES_QUEUE = "schedules";
 
 export interface OperationJobData {
   operationId: string;
