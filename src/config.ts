@@ -40,6 +40,12 @@ const envSchema = z.object({
   KEYFERRY_KMS_CONCURRENCY: intFromEnv(1, 1000).default(8),
   KEYFERRY_RATE_LIMIT_SCALE: z.coerce.number().positive().max(1000).default(1),
   KEYFERRY_SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(30_000),
+  KEYFERRY_SCHEDULE_TICK_MS: intFromEnv(100, 3_600_000).default(30_000),
+  KEYFERRY_RECONCILE_INTERVAL_SECONDS: intFromEnv(0, 365 * 86_400).default(86_400),
+  KEYFERRY_METRICS_PUBLIC: z
+    .enum(["true", "false"], { message: 'must be "true" or "false"' })
+    .default("false"),
+  KEYFERRY_WORKER_METRICS_PORT: intFromEnv(0, 65535).optional(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -57,6 +63,14 @@ export interface Config {
   port: number;
   logLevel: LogLevel;
   worker: { concurrency: number; kmsConcurrency: number; rateLimitScale: number; shutdownGraceMs: number };
+  /**
+   * Scheduled work (src/queue/schedules.ts): how often the workers look for due rotations and drift checks, and
+   * how often each destination is checked for drift by default (0: only on request; `options.reconcileIntervalSeconds`
+   * of a destination overrides it).
+   */
+  schedules: { tickMs: number; reconcileIntervalSeconds: number };
+  /** `GET /metrics` needs no token when `public`; a worker serves its own on `workerPort` when set. */
+  metrics: { public: boolean; workerPort: number | undefined };
 }
 
 /** One message per bad variable; never contains a variable's value. */
@@ -111,6 +125,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       rateLimitScale: e.KEYFERRY_RATE_LIMIT_SCALE,
       shutdownGraceMs: e.KEYFERRY_SHUTDOWN_GRACE_MS,
     },
+    schedules: {
+      tickMs: e.KEYFERRY_SCHEDULE_TICK_MS,
+      reconcileIntervalSeconds: e.KEYFERRY_RECONCILE_INTERVAL_SECONDS,
+    },
+    metrics: { public: e.KEYFERRY_METRICS_PUBLIC === "true", workerPort: e.KEYFERRY_WORKER_METRICS_PORT },
   };
 }
 

@@ -10,16 +10,24 @@ export interface Chainer {
  * Keep chaining pending ledger events every `intervalMs` in the background. Every API and worker process
  * runs one; the advisory lock inside `chainPending` lets one of them work at a time.
  */
-export function startChainer(db: Database, log: Logger, intervalMs = 200): Chainer {
+export function startChainer(
+  db: Database,
+  log: Logger,
+  intervalMs = 200,
+  /** Told of each pass that chained entries: how many, and how long the pass took (metrics). */
+  onPass?: (chained: number, seconds: number) => void,
+): Chainer {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let failures = 0;
 
   const tick = () => {
+    const started = performance.now();
     running = chainAll(db)
-      .then(() => {
+      .then((chained) => {
         failures = 0;
+        if (chained > 0) onPass?.(chained, (performance.now() - started) / 1000);
       })
       .catch((err: unknown) => {
         failures += 1;

@@ -7,6 +7,8 @@ import { connectDatabase } from "../db/client.js";
 import { runMigrations } from "../db/migrate.js";
 import { startChainer } from "../ledger/chainer.js";
 import type { Logger } from "../logger.js";
+import { chainPassObserver, createMetrics, type Metrics } from "../metrics/metrics.js";
+import { registerStoreCollectors } from "../metrics/store-collectors.js";
 import { createProviderRegistry } from "../providers/registry.js";
 import { OPERATIONS_QUEUE, type OperationJobData, queuePrefix } from "../queue/names.js";
 import { queueStats } from "../queue/queue-stats.js";
@@ -19,13 +21,28 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
+export interface ApiOptions {
+  /** A registry shared with a worker of the same process (the dev stack); a new one when absent. */
+  metrics?: Metrics;
+}
+
 /** Composition root of the API process: every dependency is made here and passed down. */
-export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+export async function startApi(
+  config: Config,
+  logger: Logger,
+  options: ApiOptions = {},
+): Promise<RunningApi> {
+  const metrics = options.metrics ?? createMetrics();
   await runMigrations(config.databaseUrl);
   const database = connectDatabase(config.databaseUrl, { applicationName: "keyferry-api" });
   const redis = connectRedis(config.redisUrl, "keyferry-api");
   redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
-  const chainer = startChainer(database.db, logger.child({ component: "ledger-chainer" }));
+  const chainer = startChainer(
+    database.db,
+    logger.child({ component: "ledger-chainer" }),
+    undefined,
+    chainPassObserver(metrics),
+  );
   const ring = await loadRootKeyRing(config);
   // Intake calls only checkSupport, which makes no SDK client; the registry is cheap to hold.
   const providers = createProviderRegistry(logger.child({ component: "providers" }));
@@ -44,6 +61,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     prefix: queuePrefix(config.redisPrefix),
   });
   statsQueue.on("error", () => {});
+  // Shared state (queue, operations, outbox, ledger, drift) is reported by the API only, read when scraped.
+  registerStoreCollectors(metrics, {
+    db: database.db,
+    queue: statsQueue,
+    redisReady: () => redis.status === "ready",
+    logger: logger.child({ component: "metrics" }),
+  });
   const app = buildApp({
     db: database.db,
     redis,
@@ -54,6 +78,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       adminToken: config.adminToken,
       queueStats: () => queueStats(statsQueue, redis, config.redisPrefix),
       nudge: () => relay.nudge(),
+      boardQueues: [statsQueue],
+      metrics: { metrics, public: config.metrics.public },
     },
   });
   const url = await app.listen({ host: config.host, port: config.port });

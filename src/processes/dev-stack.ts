@@ -5,6 +5,7 @@ import { startAwsKmsEmulator } from "../emulators/aws-kms/index.js";
 import { startAzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 import type { RunningEmulator } from "../emulators/common/options.js";
 import type { Logger } from "../logger.js";
+import { createMetrics } from "../metrics/metrics.js";
 import { startApi } from "./api.js";
 import { devEnvironment, ensureDatabase } from "./dev-defaults.js";
 import { startWorkerProcess } from "./worker.js";
@@ -58,8 +59,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     stateFile: join(options.dir, "azure-key-vault-emulator.json"),
     logger: emulatorLogger,
   });
-  const api = await startApi(config, logger);
-  const worker = await startWorkerProcess(config, logger);
+  // One registry for both: /metrics on the API shows the worker's provider calls and waits too.
+  const metrics = createMetrics();
+  const api = await startApi(config, logger, { metrics });
+  const worker = await startWorkerProcess(config, logger, { metrics });
   const adminToken = config.adminToken ?? "";
   await register(api.url, adminToken, DEV_DESTINATIONS.aws, {
     provider: "awskms",

@@ -37,6 +37,16 @@ export interface OperationsWorkerDependencies {
   engine: EngineDependencies;
   logger: Logger;
   settings?: Partial<WorkerSettings>;
+  /** Told how each run ended (metrics: src/metrics/operation-runs.ts); must not throw. */
+  onRun?: (report: RunReport) => void;
+}
+
+/** One run of an operation: `released` = aborted by shutdown, `crashed` = the engine threw. */
+export interface RunReport {
+  operationId: string;
+  /** `Date.now()` before the run began. */
+  startedAtMs: number;
+  outcome: RunOutcome | { kind: "released" | "crashed" };
 }
 
 export interface OperationsWorker {
@@ -81,17 +91,23 @@ export function startOperationsWorker(deps: OperationsWorkerDependencies): Opera
   // Three parameters: BullMQ passes the abort signal only to processors that declare it.
   const processor = async (job: Job<OperationJobData>, token?: string, signal?: AbortSignal) => {
     const attempt = job.attemptsMade + (job.data.retries ?? 0) + 1;
+    const startedAtMs = Date.now();
+    const report = (outcome: RunReport["outcome"]) =>
+      deps.onRun?.({ operationId: job.data.operationId, startedAtMs, outcome });
     let outcome: RunOutcome;
     try {
       outcome = await deps.runOperation(deps.engine, job.data.operationId, attempt, signal);
     } catch (err) {
       if (shuttingDown && signal?.aborted) {
+        report({ kind: "released" });
         log.info({ operationId: job.data.operationId }, "operation released at shutdown");
         return later(job, token, settings.releaseDelayMs);
       }
+      report({ kind: "crashed" });
       // An engine bug or lost dependency: BullMQ retries it with its own backoff.
       throw err;
     }
+    report(outcome);
     if (shuttingDown && signal?.aborted && outcome.kind === "finished") return outcome.state;
     return apply(job, token, outcome);
   };

@@ -1,0 +1,55 @@
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+
+/** The finding kinds of a reconcile's `compare@<kms>` step (the shape agreed in briefs/shared-shapes.md). */
+export const DRIFT_KINDS = [
+  "missing_copy",
+  "missing_version",
+  "extra_version",
+  "state_mismatch",
+  "pending_deletion",
+  "untracked",
+] as const;
+
+export interface DriftFound {
+  kms: string;
+  /** When the reconcile finished (seconds since the epoch). */
+  finishedAt: number | null;
+  /** Every kind, 0 when the reconcile found none of it (or recorded no counts). */
+  counts: Record<(typeof DRIFT_KINDS)[number], number>;
+}
+
+/**
+ * "The drift found" for each destination: the counts of the latest succeeded reconcile operation of each kms,
+ * read from its `compare@<kms>` step's result. Destinations never reconciled are absent.
+ */
+export async function latestDrift(db: Database): Promise<DriftFound[]> {
+  const result = await db.execute<{ kms: string; finished_at: number | null; counts: unknown }>(sql`
+    select k.name as kms,
+           extract(epoch from o.finished_at)::float8 as finished_at,
+           s.detail -> 'result' -> 'counts' as counts
+    from kms k
+    join lateral (
+      select id, finished_at from operations
+      where kms_id = k.id and type = 'reconcile' and state = 'succeeded'
+      order by finished_at desc nulls last, created_at desc
+      limit 1
+    ) o on true
+    left join operation_steps s on s.operation_id = o.id and s.name = 'compare@' || k.name`);
+  return result.rows.map((row) => ({
+    kms: row.kms,
+    finishedAt: row.finished_at,
+    counts: countsOf(row.counts),
+  }));
+}
+
+function countsOf(recorded: unknown): DriftFound["counts"] {
+  const source =
+    typeof recorded === "object" && recorded !== null ? (recorded as Record<string, unknown>) : {};
+  const counts = {} as DriftFound["counts"];
+  for (const kind of DRIFT_KINDS) {
+    const n = source[kind];
+    counts[kind] = typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : 0;
+  }
+  return counts;
+}
