@@ -8,7 +8,7 @@ import { appendToLedger } from "../../ledger/append.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
 import { docs } from "../docs.js";
 import { findKey } from "../lookups.js";
-import { keyParamsSchema, mutationErrors, notFound } from "../schemas.js";
+import { answer, bodyErrors, commonErrors, keyParamsSchema, notFound, ruleErrors } from "../schemas.js";
 
 /**
  * `POST /v1/keys/{name}/export`: offline BYOK export for air-gapped imports (SPEC sections 3 and 9). Admin
@@ -25,23 +25,34 @@ const kekPem = z
   .describe("the KEK / wrapping public key: PEM, or base64 DER SPKI");
 const version = z.number().int().min(1).optional().describe("default: the latest version");
 
-const exportBody = z.discriminatedUnion("format", [
-  z.strictObject({
-    format: z.literal("azure-byok"),
-    kekPem,
-    kekId: z.string().min(1).max(2048).describe("the KEK's key identifier, the .byok header's kid"),
-    version,
-  }),
-  z.strictObject({
-    format: z.literal("aws"),
-    kekPem,
-    algorithm: z
-      .enum(AWS_WRAPPING_ALGORITHMS)
-      .optional()
-      .describe("default: the first AWS accepts for the type"),
-    version,
-  }),
-]);
+const exportBody = z
+  .discriminatedUnion("format", [
+    z.strictObject({
+      format: z.literal("azure-byok"),
+      kekPem,
+      kekId: z.string().min(1).max(2048).describe("the KEK's key identifier, the .byok header's kid"),
+      version,
+    }),
+    z.strictObject({
+      format: z.literal("aws"),
+      kekPem,
+      algorithm: z
+        .enum(AWS_WRAPPING_ALGORITHMS)
+        .optional()
+        .describe("default: the first AWS accepts for the type"),
+      version,
+    }),
+  ])
+  .meta({
+    examples: [
+      { format: "aws", kekPem: "-----BEGIN PUBLIC KEY-----\n...", algorithm: "RSA_AES_KEY_WRAP_SHA_256" },
+      {
+        format: "azure-byok",
+        kekPem: "-----BEGIN PUBLIC KEY-----\n...",
+        kekId: "https://contoso.vault.azure.net/keys/kek/0123abcd",
+      },
+    ],
+  });
 
 const exportAnswer = z.object({
   format: z.enum(["azure-byok", "aws"]),
@@ -61,10 +72,22 @@ export function registerKeyExportRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "admin", what: "export keys" },
       schema: {
-        ...docs("keys", "Offline BYOK export of one version (admin, offlineExport keys only)"),
+        ...docs(
+          "keys",
+          "Offline BYOK export of one version (admin, offlineExport keys only)",
+          "For air-gapped imports through a cloud console; every export is a ledger entry naming the KEK's " +
+            "fingerprint. 422 `offline_export_not_allowed`, `unknown_version` or an unusable KEK. " +
+            "`Idempotency-Key` is not honoured: a repeat wraps again (the blob is never stored).",
+        ),
         params: keyParamsSchema,
         body: exportBody,
-        response: { 200: exportAnswer, ...mutationErrors, ...notFound },
+        response: {
+          200: answer("the wrapped key version, openable only with the KEK's private key", exportAnswer),
+          ...commonErrors,
+          ...ruleErrors,
+          ...bodyErrors,
+          ...notFound,
+        },
       },
     },
     async (request) => {

@@ -4,7 +4,7 @@ import { distributions } from "../../db/schema/index.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
 import { findKey, LIVE_DISTRIBUTION } from "../lookups.js";
-import { commonErrors, distributionSchema, keyParamsSchema, notFound } from "../schemas.js";
+import { answer, commonErrors, distributionSchema, keyParamsSchema, notFound } from "../schemas.js";
 import { distributionViews } from "../views.js";
 
 /** `GET /v1/keys/{name}/kms`: the destinations holding a copy of a key. */
@@ -16,7 +16,11 @@ export function registerKeyKmsRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("distributions", "The destinations of a key"),
         params: keyParamsSchema,
-        response: { 200: z.object({ items: z.array(distributionSchema) }), ...commonErrors, ...notFound },
+        response: {
+          200: answer("the key's live copies", z.object({ items: z.array(distributionSchema) })),
+          ...commonErrors,
+          ...notFound,
+        },
       },
     },
     async (request) => {

@@ -1,10 +1,10 @@
 import { acceptForCaller } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { findKey } from "../lookups.js";
-import { keyParamsSchema, mutationErrors, notFound, operationSchema } from "../schemas.js";
+import { accepted, keyParamsSchema, mutationErrors, notFound } from "../schemas.js";
 
 /** `POST /v1/keys/{name}/rotate`: a new version here and in every destination. */
 export function registerKeyRotateRoutes(app: ApiApp, ctx: ApiContext): void {
@@ -13,9 +13,13 @@ export function registerKeyRotateRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "operate", what: "rotate keys" },
       schema: {
-        ...docs("keys", "Rotate a key everywhere", IDEMPOTENT),
+        ...mutationDocs(
+          "keys",
+          "Rotate a key everywhere",
+          "A new version here, imported into every destination in parallel. No body. 409 `key_deleting`.",
+        ),
         params: keyParamsSchema,
-        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+        response: { ...accepted, ...mutationErrors, ...notFound },
       },
     },
     async (request, reply) =>

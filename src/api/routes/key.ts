@@ -5,16 +5,18 @@ import { InvalidInputError } from "../../errors/invalid-input-error.js";
 import { acceptForCaller } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { docs, mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { keySchema, keySummaryView } from "../key-views.js";
 import { findKey, LIVE_DISTRIBUTION } from "../lookups.js";
 import {
+  accepted,
+  answer,
+  bodyErrors,
   commonErrors,
   keyParamsSchema,
   mutationErrors,
   notFound,
-  operationSchema,
   rotationPeriodSchema,
 } from "../schemas.js";
 import { distributionViews } from "../views.js";
@@ -31,7 +33,8 @@ const patchBody = z
   .refine(
     (b) => Object.keys(b).length > 0,
     "give at least one of minEnabledVersion, deletionAllowed, rotationPeriod",
-  );
+  )
+  .meta({ examples: [{ minEnabledVersion: 2 }, { rotationPeriod: null, deletionAllowed: true }] });
 
 function publicKeyPem(der: Buffer): string {
   const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
@@ -46,7 +49,11 @@ export function registerKeyRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("keys", "Read a key: versions (public keys as PEM) and distributions"),
         params: keyParamsSchema,
-        response: { 200: keySchema, ...commonErrors, ...notFound },
+        response: {
+          200: answer("the key, its versions and its live distributions", keySchema),
+          ...commonErrors,
+          ...notFound,
+        },
       },
     },
     async (request) => {
@@ -84,14 +91,14 @@ export function registerKeyRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "operate", what: "update keys" },
       schema: {
-        ...docs(
+        ...mutationDocs(
           "keys",
           "Update minEnabledVersion, deletionAllowed or rotationPeriod, everywhere",
-          IDEMPOTENT,
+          "`rotationPeriod: null` stops scheduled rotation; 422 `min_enabled_version_too_high` above the latest.",
         ),
         params: keyParamsSchema,
         body: patchBody,
-        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+        response: { ...accepted, ...mutationErrors, ...bodyErrors, ...notFound },
       },
     },
     async (request, reply) =>
@@ -128,13 +135,13 @@ export function registerKeyRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "operate", what: "delete keys" },
       schema: {
-        ...docs(
+        ...mutationDocs(
           "keys",
           "Delete a key (only when deletionAllowed and distributed nowhere)",
-          `409 \`deletion_not_allowed\` or \`key_distributed\` otherwise. ${IDEMPOTENT}`,
+          "409 `deletion_not_allowed` or `key_distributed` otherwise.",
         ),
         params: keyParamsSchema,
-        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+        response: { ...accepted, ...mutationErrors, ...notFound },
       },
     },
     async (request, reply) =>

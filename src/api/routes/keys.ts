@@ -5,30 +5,37 @@ import { InvalidInputError } from "../../errors/invalid-input-error.js";
 import { acceptForCaller } from "../accept.js";
 import { conflict } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { docs, mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { keySummarySchema, keySummaryView, MIN_ROTATION_SECONDS } from "../key-views.js";
 import { findKey } from "../lookups.js";
 import {
+  accepted,
+  answer,
+  bodyErrors,
   commonErrors,
   keyNameSchema,
   keyTypeSchema,
   limitSchema,
   mutationErrors,
-  operationSchema,
   rotationPeriodSchema,
 } from "../schemas.js";
 import { parseRotationPeriod } from "../views.js";
 
 /** `POST /v1/keys` (create: the key row in state `creating` and a `create` operation) and `GET /v1/keys`. */
 
-const createBody = z.strictObject({
-  name: keyNameSchema,
-  type: keyTypeSchema,
-  deletionAllowed: z.boolean().optional(),
-  rotationPeriod: rotationPeriodSchema.optional(),
-  offlineExport: z.boolean().optional(),
-});
+const createBody = z
+  .strictObject({
+    name: keyNameSchema,
+    type: keyTypeSchema,
+    deletionAllowed: z.boolean().optional().describe("default false: the key can never be deleted"),
+    rotationPeriod: rotationPeriodSchema.optional().describe("rotate on a schedule, at least 1h"),
+    offlineExport: z
+      .boolean()
+      .optional()
+      .describe("allow POST /v1/keys/{name}/export (admin); default false"),
+  })
+  .meta({ examples: [{ name: "payments-db", type: "rsa-3072", rotationPeriod: "90d" }] });
 
 const listQuery = z.strictObject({ after: keyNameSchema.optional(), limit: limitSchema });
 
@@ -48,9 +55,9 @@ export function registerKeysRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "operate", what: "create keys" },
       schema: {
-        ...docs("keys", "Create a key (generates version 1)", IDEMPOTENT),
+        ...mutationDocs("keys", "Create a key (generates version 1)", "409 `key_exists` for a taken name."),
         body: createBody,
-        response: { 202: operationSchema, ...mutationErrors },
+        response: { ...accepted, ...mutationErrors, ...bodyErrors },
       },
     },
     async (request, reply) =>
@@ -96,7 +103,10 @@ export function registerKeysRoutes(app: ApiApp, ctx: ApiContext): void {
         ...docs("keys", "List keys, by name", "Paged: pass the last name as `after`."),
         querystring: listQuery,
         response: {
-          200: z.object({ items: z.array(keySummarySchema), next: z.string().nullable() }),
+          200: answer(
+            "one page of keys; `next` is the `after` of the next page, null on the last",
+            z.object({ items: z.array(keySummarySchema), next: z.string().nullable() }),
+          ),
           ...commonErrors,
         },
       },

@@ -4,16 +4,18 @@ import { distributions } from "../../db/schema/index.js";
 import { acceptForCaller } from "../accept.js";
 import { conflict, notFound as missing } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { docs, mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { destinationOf, findKey, findKms, LIVE_DISTRIBUTION, liveDistribution } from "../lookups.js";
 import {
+  accepted,
+  answer,
+  bodyErrors,
   commonErrors,
   distributionParamsSchema,
   distributionSchema,
   mutationErrors,
   notFound,
-  operationSchema,
   protectionSchema,
   purposeSchema,
 } from "../schemas.js";
@@ -24,10 +26,12 @@ import { distributionViews } from "../views.js";
  * What a cloud cannot hold is refused here with the provider's own 422, naming the rule.
  */
 
-const putBody = z.strictObject({
-  purpose: z.array(purposeSchema).min(1).max(6),
-  protection: protectionSchema,
-});
+const putBody = z
+  .strictObject({
+    purpose: z.array(purposeSchema).min(1).max(6),
+    protection: protectionSchema,
+  })
+  .meta({ examples: [{ purpose: ["encrypt", "decrypt"], protection: "hsm" }] });
 
 export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
   app.put(
@@ -35,14 +39,15 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "operate", what: "distribute keys" },
       schema: {
-        ...docs(
+        ...mutationDocs(
           "distributions",
           "Distribute a key to a destination",
-          `422 names the rule when the cloud cannot hold the combination; 409 \`already_distributed\` when a copy exists. ${IDEMPOTENT}`,
+          "422 names the rule when the cloud cannot hold the combination; 409 `already_distributed` when a " +
+            "copy exists.",
         ),
         params: distributionParamsSchema,
         body: putBody,
-        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+        response: { ...accepted, ...mutationErrors, ...bodyErrors, ...notFound },
       },
     },
     async (request, reply) =>
@@ -81,7 +86,7 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("distributions", "A key's copy in a destination: remote name, purposes, versions, state"),
         params: distributionParamsSchema,
-        response: { 200: distributionSchema, ...commonErrors, ...notFound },
+        response: { 200: answer("the copy", distributionSchema), ...commonErrors, ...notFound },
       },
     },
     async (request) => {
@@ -101,9 +106,14 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "operate", what: "remove distributions" },
       schema: {
-        ...docs("distributions", "Remove a key's copy from a destination (the key stays)", IDEMPOTENT),
+        ...mutationDocs(
+          "distributions",
+          "Remove a key's copy from a destination (the key stays)",
+          "The copy stops working at once; AWS schedules deletion after the kms's pending window, Azure " +
+            "soft-deletes (and purges when the kms says so).",
+        ),
         params: distributionParamsSchema,
-        response: { 202: operationSchema, ...mutationErrors, ...notFound },
+        response: { ...accepted, ...mutationErrors, ...notFound },
       },
     },
     async (request, reply) =>

@@ -4,7 +4,7 @@ import { distributions } from "../../db/schema/index.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
 import { findKms, LIVE_DISTRIBUTION } from "../lookups.js";
-import { commonErrors, distributionSchema, kmsNameSchema, notFound } from "../schemas.js";
+import { answer, commonErrors, distributionSchema, kmsNameSchema, notFound } from "../schemas.js";
 import { distributionViews } from "../views.js";
 
 /** `GET /v1/kms/{kms}/keys`: the copies a destination holds. */
@@ -16,7 +16,11 @@ export function registerKmsKeysRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("distributions", "The keys distributed to a destination"),
         params: z.strictObject({ kms: kmsNameSchema }),
-        response: { 200: z.object({ items: z.array(distributionSchema) }), ...commonErrors, ...notFound },
+        response: {
+          200: answer("the destination's live copies", z.object({ items: z.array(distributionSchema) })),
+          ...commonErrors,
+          ...notFound,
+        },
       },
     },
     async (request) => {

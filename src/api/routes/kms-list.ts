@@ -4,7 +4,7 @@ import { kms } from "../../db/schema/index.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
 import { kmsSchema, kmsView } from "../kms-views.js";
-import { commonErrors } from "../schemas.js";
+import { answer, commonErrors } from "../schemas.js";
 
 /** `GET /v1/kms`: every destination (without credentials). */
 export function registerKmsListRoutes(app: ApiApp, ctx: ApiContext): void {
@@ -15,7 +15,10 @@ export function registerKmsListRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("kms", "List kms destinations"),
         querystring: z.strictObject({}),
-        response: { 200: z.object({ items: z.array(kmsSchema) }), ...commonErrors },
+        response: {
+          200: answer("every destination, by name", z.object({ items: z.array(kmsSchema) })),
+          ...commonErrors,
+        },
       },
     },
     async () => {

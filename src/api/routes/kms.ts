@@ -3,16 +3,21 @@ import { z } from "zod";
 import { seal } from "../../crypto/seal.js";
 import { distributions, kms } from "../../db/schema/index.js";
 import { InvalidInputError } from "../../errors/invalid-input-error.js";
-import { awsCredentialsSchema, azureCredentialsSchema, kmsOptionsSchema } from "../../kms/options.js";
+import {
+  awsCredentialsSchema,
+  azureCredentialsSchema,
+  checkProviderOptions,
+  kmsOptionsSchema,
+} from "../../kms/options.js";
 import { appendToLedger } from "../../ledger/append.js";
 import { isLoopback } from "../../providers/loopback.js";
 import { conflict, notFound as missing } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { docs, mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { kmsSchema, kmsView } from "../kms-views.js";
 import { findKms, LIVE_DISTRIBUTION } from "../lookups.js";
-import { commonErrors, kmsParamsSchema, mutationErrors, notFound } from "../schemas.js";
+import { answer, bodyErrors, commonErrors, kmsParamsSchema, mutationErrors, notFound } from "../schemas.js";
 
 /**
  * `PUT`, `GET`, `DELETE /v1/kms/{name}`. Credentials are sealed under the current root key (purpose
@@ -22,20 +27,32 @@ import { commonErrors, kmsParamsSchema, mutationErrors, notFound } from "../sche
  */
 
 const keyCollection = z.string().min(1).max(512);
-const putBody = z.discriminatedUnion("provider", [
-  z.strictObject({
-    provider: z.literal("awskms"),
-    keyCollection,
-    credentials: awsCredentialsSchema.nullable().optional(),
-    options: kmsOptionsSchema.optional(),
-  }),
-  z.strictObject({
-    provider: z.literal("azurekeyvault"),
-    keyCollection,
-    credentials: azureCredentialsSchema.nullable().optional(),
-    options: kmsOptionsSchema.optional(),
-  }),
-]);
+const putBody = z
+  .discriminatedUnion("provider", [
+    z.strictObject({
+      provider: z.literal("awskms"),
+      keyCollection,
+      credentials: awsCredentialsSchema.nullable().optional(),
+      options: kmsOptionsSchema.optional(),
+    }),
+    z.strictObject({
+      provider: z.literal("azurekeyvault"),
+      keyCollection,
+      credentials: azureCredentialsSchema.nullable().optional(),
+      options: kmsOptionsSchema.optional(),
+    }),
+  ])
+  .meta({
+    examples: [
+      {
+        provider: "awskms",
+        keyCollection: "eu-west-1",
+        credentials: { accessKeyId: "AKIA...", secretAccessKey: "..." },
+      },
+      { provider: "azurekeyvault", keyCollection: "contoso-prod" },
+      { provider: "awskms", keyCollection: "eu-west-1", options: { endpoint: "http://127.0.0.1:4599" } },
+    ],
+  });
 
 /** Plain http only towards loopback hosts (the emulators), as SPEC section 4 says. */
 function checkEndpoints(body: z.infer<typeof putBody>): void {
@@ -68,14 +85,21 @@ export function registerKmsRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "admin", what: "manage kms destinations" },
       schema: {
-        ...docs(
+        ...mutationDocs(
           "kms",
           "Create (201) or update (200) a destination; credentials are sealed, never returned",
-          IDEMPOTENT,
+          "Absent `credentials` on an update keep the sealed ones; `null` clears them (the SDK's default " +
+            "chain). 422 `insecure_endpoint`: plain http only for loopback hosts (the emulators). 409 " +
+            "`kms_in_use` when the provider would change under live copies.",
         ),
         params: kmsParamsSchema,
         body: putBody,
-        response: { 200: kmsSchema, 201: kmsSchema, ...mutationErrors },
+        response: {
+          200: answer("updated", kmsSchema),
+          201: answer("created", kmsSchema),
+          ...mutationErrors,
+          ...bodyErrors,
+        },
       },
     },
     async (request, reply) =>
@@ -84,6 +108,7 @@ export function registerKmsRoutes(app: ApiApp, ctx: ApiContext): void {
         const { name } = request.params;
         const body = request.body;
         checkEndpoints(body);
+        checkProviderOptions(body.provider, body.keyCollection, body.options ?? {});
         const [existing] = await tx.select().from(kms).where(eq(kms.name, name)).for("update");
         let sealed: { sealedCredentials: Buffer | null; credentialsRootKeyId: string | null } | undefined;
         if (body.credentials) {
@@ -150,7 +175,7 @@ export function registerKmsRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("kms", "Read a destination (never its credentials)"),
         params: kmsParamsSchema,
-        response: { 200: kmsSchema, ...commonErrors, ...notFound },
+        response: { 200: answer("the destination", kmsSchema), ...commonErrors, ...notFound },
       },
     },
     async (request) => kmsView(await findKms(ctx.db, request.params.name)),
@@ -161,7 +186,7 @@ export function registerKmsRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "admin", what: "manage kms destinations" },
       schema: {
-        ...docs("kms", "Delete a destination (409 kms_in_use while keys are distributed there)", IDEMPOTENT),
+        ...mutationDocs("kms", "Delete a destination (409 kms_in_use while keys are distributed there)"),
         params: kmsParamsSchema,
         response: { 204: z.null().describe("deleted"), ...mutationErrors, ...notFound },
       },

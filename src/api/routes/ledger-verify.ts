@@ -2,7 +2,7 @@ import { z } from "zod";
 import { verifyLedger } from "../../ledger/verify.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
-import { commonErrors } from "../schemas.js";
+import { answer, commonErrors } from "../schemas.js";
 
 /** `GET /v1/ledger/verify`: recompute the hash chain; name the first entry that does not match. */
 
@@ -28,7 +28,10 @@ export function registerLedgerVerifyRoutes(app: ApiApp, ctx: ApiContext): void {
           "`{ok, entries, head}` or `{ok:false, firstBadSeq}`.",
         ),
         querystring: z.strictObject({}),
-        response: { 200: verifySchema, ...commonErrors },
+        response: {
+          200: answer("the verdict: also 200 when the chain is broken (`ok: false`)", verifySchema),
+          ...commonErrors,
+        },
       },
     },
     async () => verifyLedger(ctx.db),

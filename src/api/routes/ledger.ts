@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ledgerEntries } from "../../db/schema/index.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
-import { commonErrors, keyNameSchema, kmsNameSchema, limitSchema } from "../schemas.js";
+import { answer, commonErrors, keyNameSchema, kmsNameSchema, limitSchema } from "../schemas.js";
 
 /** `GET /v1/ledger?key=&kms=&operation=&after=`: chained entries in `seq` order, paged by `after`. */
 
@@ -41,7 +41,10 @@ export function registerLedgerRoutes(app: ApiApp, ctx: ApiContext): void {
         ),
         querystring: listQuery,
         response: {
-          200: z.object({ items: z.array(entrySchema), next: z.number().int().nullable() }),
+          200: answer(
+            "one page of entries; `next` is the `after` of the next page, null on the last",
+            z.object({ items: z.array(entrySchema), next: z.number().int().nullable() }),
+          ),
           ...commonErrors,
         },
       },

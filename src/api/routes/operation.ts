@@ -4,7 +4,7 @@ import { operations } from "../../db/schema/index.js";
 import { notFound as missing } from "../api-error.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
-import { commonErrors, idParamsSchema, notFound, operationSchema } from "../schemas.js";
+import { answer, commonErrors, idParamsSchema, notFound, operationSchema } from "../schemas.js";
 import { operationView } from "../views.js";
 
 /** `GET /v1/operations/{id}`: state, steps, progress and error of one operation. */
@@ -22,9 +22,9 @@ export function registerOperationRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "read", what: "read operations" },
       schema: {
-        ...docs("operations", "Read an operation"),
+        ...docs("operations", "Read an operation: state, steps, progress of a bulk one, error"),
         params: idParamsSchema,
-        response: { 200: operationSchema, ...commonErrors, ...notFound },
+        response: { 200: answer("the operation", operationSchema), ...commonErrors, ...notFound },
       },
     },
     async (request) => operationView(ctx.db, await findOperation(ctx.db, request.params.id)),

@@ -5,6 +5,7 @@ import { InvalidInputError } from "../../errors/invalid-input-error.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
 import {
+  answer,
   commonErrors,
   keyNameSchema,
   kmsNameSchema,
@@ -12,6 +13,7 @@ import {
   operationSchema,
   operationStateSchema,
   operationTypeSchema,
+  ruleErrors,
 } from "../schemas.js";
 import { operationViews } from "../views.js";
 
@@ -55,8 +57,12 @@ export function registerOperationsRoutes(app: ApiApp, ctx: ApiContext): void {
         ),
         querystring: listQuery,
         response: {
-          200: z.object({ items: z.array(operationSchema), nextCursor: z.string().nullable() }),
+          200: answer(
+            "one page of operations; pass `nextCursor` as `cursor` for the next, null on the last",
+            z.object({ items: z.array(operationSchema), nextCursor: z.string().nullable() }),
+          ),
           ...commonErrors,
+          ...ruleErrors,
         },
       },
     },

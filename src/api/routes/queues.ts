@@ -2,7 +2,7 @@ import { z } from "zod";
 import { KeyferryError } from "../../errors/keyferry-error.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
-import { commonErrors } from "../schemas.js";
+import { answer, commonErrors } from "../schemas.js";
 
 const queueStatsSchema = z.object({
   queues: z.record(z.string(), z.record(z.string(), z.number())).describe("job counts per queue and state"),
@@ -20,7 +20,10 @@ export function registerQueuesRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("queues", "Counts per queue and state, per-destination rates and throttles"),
         querystring: z.strictObject({}),
-        response: { 200: queueStatsSchema, ...commonErrors },
+        response: {
+          200: answer("counts as the queue side reports them", queueStatsSchema),
+          ...commonErrors,
+        },
       },
     },
     async () => {

@@ -5,7 +5,7 @@ import { appendToLedger } from "../../ledger/append.js";
 import { conflict, notFound as missing } from "../api-error.js";
 import { BOOTSTRAP_TOKEN_ID } from "../auth.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
 import { idParamsSchema, mutationErrors, notFound } from "../schemas.js";
 
@@ -16,10 +16,10 @@ export function registerTokenRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "admin", what: "manage tokens" },
       schema: {
-        ...docs(
+        ...mutationDocs(
           "tokens",
           "Revoke a token",
-          `The bootstrap admin token is revoked by unsetting KEYFERRY_ADMIN_TOKEN (409). ${IDEMPOTENT}`,
+          "The bootstrap admin token is revoked by unsetting KEYFERRY_ADMIN_TOKEN (409 `bootstrap_token`).",
         ),
         params: idParamsSchema,
         response: { 204: z.null().describe("revoked"), ...mutationErrors, ...notFound },

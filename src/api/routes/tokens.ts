@@ -3,9 +3,9 @@ import { z } from "zod";
 import { apiTokens } from "../../db/schema/index.js";
 import { issueToken } from "../../tokens/issue.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
-import { docs, IDEMPOTENT } from "../docs.js";
+import { docs, mutationDocs } from "../docs.js";
 import { runMutation } from "../idempotency.js";
-import { commonErrors, mutationErrors, roleSchema } from "../schemas.js";
+import { answer, bodyErrors, commonErrors, mutationErrors, roleSchema } from "../schemas.js";
 
 /**
  * `POST /v1/tokens` (issue; the secret is in this answer only) and `GET /v1/tokens` (admin only). Only the
@@ -14,14 +14,16 @@ import { commonErrors, mutationErrors, roleSchema } from "../schemas.js";
  * for another.
  */
 
-const createBody = z.strictObject({
-  role: roleSchema,
-  name: z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[^\p{Cc}]+$/u, "no control characters"),
-});
+const createBody = z
+  .strictObject({
+    role: roleSchema,
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[^\p{Cc}]+$/u, "no control characters"),
+  })
+  .meta({ examples: [{ role: "operator", name: "ci-pipeline" }] });
 
 export const tokenSchema = z.object({
   id: z.uuid(),
@@ -57,9 +59,17 @@ export function registerTokensRoutes(app: ApiApp, ctx: ApiContext): void {
     {
       config: { access: "admin", what: "manage tokens" },
       schema: {
-        ...docs("tokens", "Issue a token (the secret is shown once)", IDEMPOTENT),
+        ...mutationDocs(
+          "tokens",
+          "Issue a token (the secret is shown once)",
+          "Only the secret's SHA-256 is stored: a replay answers the token without its secret.",
+        ),
         body: createBody,
-        response: { 201: createdSchema, ...mutationErrors },
+        response: {
+          201: answer("issued; `secret` is in this answer only", createdSchema),
+          ...mutationErrors,
+          ...bodyErrors,
+        },
       },
     },
     async (request, reply) =>
@@ -83,7 +93,10 @@ export function registerTokensRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         ...docs("tokens", "List tokens (never their secrets)"),
         querystring: z.strictObject({}),
-        response: { 200: z.object({ items: z.array(tokenSchema) }), ...commonErrors },
+        response: {
+          200: answer("every token, revoked ones too", z.object({ items: z.array(tokenSchema) })),
+          ...commonErrors,
+        },
       },
     },
     async () => {

@@ -1,7 +1,10 @@
 /** One page of a list answer (`GET /v1/keys`, `/v1/operations`, `/v1/ledger`, ...). */
 export interface Page {
   items: Array<Record<string, unknown>>;
-  next?: string | null;
+  /** `after` of the next page (keys, ledger). */
+  next?: string | number | null;
+  /** `cursor` of the next page (operations). */
+  nextCursor?: string | null;
 }
 
 /** What the client commands print: JSON for machines (`--json`), aligned tables and key: value lines for people. */
@@ -37,4 +40,14 @@ export function printFields(value: Record<string, unknown>): void {
     const shown = typeof field === "object" && field !== null ? JSON.stringify(field) : String(field ?? "-");
     process.stdout.write(`${key.padEnd(width)}  ${shown}\n`);
   }
+}
+
+/**
+ * A list answer as a table; when more pages follow, says on stderr which flag fetches the next one, so that
+ * a table on stdout is never silently cut at the page size.
+ */
+export function printPage(page: Page, columns: readonly string[], nextFlag = "--after"): void {
+  printTable(page.items, columns);
+  const next = page.nextCursor ?? page.next;
+  if (next !== undefined && next !== null) process.stderr.write(`(more: ${nextFlag} ${next})\n`);
 }

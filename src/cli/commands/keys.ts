@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { clientCommand, clientOf, idempotencyHeaders, reportOperation } from "../client/command-helpers.js";
-import { type Page, printFields, printJson, printTable } from "../client/output.js";
+import { type Page, printFields, printJson, printPage, printTable } from "../client/output.js";
 import type { OperationBody } from "../client/wait.js";
 
 const path = (name: string) => `/v1/keys/${encodeURIComponent(name)}`;
@@ -40,18 +40,37 @@ export function registerKeyCommands(program: Command): void {
     .action(async (name: string, _options, command: Command) => {
       const { client, flags } = await clientOf(command);
       const found = await client.request<Record<string, unknown>>("GET", path(name));
-      if (flags.json) printJson(found);
-      else printFields(found);
+      if (flags.json) return printJson(found);
+      const { versions, distributions, ...fields } = found;
+      printFields(fields);
+      const versionRows = Object.entries((versions ?? {}) as Record<string, Record<string, unknown>>).map(
+        ([version, v]) => ({ version, createdAt: v.createdAt, publicKey: v.publicKey ? "yes" : "-" }),
+      );
+      process.stdout.write("\n");
+      printTable(versionRows, ["version", "createdAt", "publicKey"]);
+      process.stdout.write("\n");
+      printTable((distributions ?? []) as Array<Record<string, unknown>>, [
+        "kms",
+        "provider",
+        "state",
+        "purposes",
+        "protection",
+        "remoteName",
+      ]);
     });
 
   clientCommand(key.command("list"))
-    .description("every key")
-    .action(async (_options, command: Command) => {
+    .description("keys by name, one page (--limit, default 100)")
+    .option("--after <name>", "the page after this name")
+    .option("--limit <n>", "page size, 1 to 500")
+    .action(async (options: { after?: string; limit?: string }, command: Command) => {
       const { client, flags } = await clientOf(command);
-      const listed = await client.request<Page>("GET", "/v1/keys");
-      const rows = listed.items;
+      const query = new URLSearchParams(
+        Object.entries(options).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+      );
+      const listed = await client.request<Page>("GET", `/v1/keys${query.size > 0 ? `?${query}` : ""}`);
       if (flags.json) printJson(listed);
-      else printTable(rows, ["name", "type", "latestVersion", "minEnabledVersion", "state"]);
+      else printPage(listed, ["name", "type", "latestVersion", "minEnabledVersion", "state"]);
     });
 
   clientCommand(key.command("rotate <name>"))

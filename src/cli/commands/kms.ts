@@ -7,7 +7,7 @@ import type { OperationBody } from "../client/wait.js";
 const kmsPath = (name: string) => `/v1/kms/${encodeURIComponent(name)}`;
 const copyPath = (kms: string, key: string) => `${kmsPath(kms)}/keys/${encodeURIComponent(key)}`;
 
-/** `keyferry kms add|show|list|remove`, `keyferry distribute`, `keyferry remove`. */
+/** `keyferry kms add|show|list|keys|remove`, `keyferry distribute`, `keyferry remove`. */
 export function registerKmsCommands(program: Command): void {
   const kms = program.command("kms").description("destinations: AWS KMS regions and Azure Key Vaults");
 
@@ -60,11 +60,21 @@ export function registerKmsCommands(program: Command): void {
       else printTable(listed.items, ["name", "provider", "keyCollection"]);
     });
 
-  clientCommand(kms.command("remove <name>"))
-    .description("delete a destination holding no keys (admin)")
+  clientCommand(kms.command("keys <name>"))
+    .description("the keys copied into a destination")
     .action(async (name: string, _options, command: Command) => {
       const { client, flags } = await clientOf(command);
-      await client.request("DELETE", kmsPath(name));
+      const listed = await client.request<Page>("GET", `${kmsPath(name)}/keys`);
+      if (flags.json) printJson(listed);
+      else printTable(listed.items, ["key", "state", "purposes", "protection", "remoteName", "updatedAt"]);
+    });
+
+  clientCommand(kms.command("remove <name>"))
+    .description("delete a destination holding no keys (admin)")
+    .option("--idempotency-key <key>", "make retries of this command safe")
+    .action(async (name: string, _options, command: Command) => {
+      const { client, flags } = await clientOf(command);
+      await client.request("DELETE", kmsPath(name), undefined, idempotencyHeaders(command));
       if (flags.json) printJson({ deleted: name });
       else process.stdout.write(`destination ${name} deleted\n`);
     });

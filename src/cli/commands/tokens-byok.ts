@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { clientCommand, clientOf } from "../client/command-helpers.js";
+import { clientCommand, clientOf, idempotencyHeaders } from "../client/command-helpers.js";
 import { type Page, printFields, printJson, printTable } from "../client/output.js";
 import { registerTokenBootstrap } from "./token-bootstrap.js";
 
@@ -21,12 +21,15 @@ export function registerTokenAndByokCommands(program: Command): void {
   clientCommand(token.command("create <name>"))
     .description("issue a token; its secret is shown once")
     .requiredOption("--role <role>", "admin, operator or auditor")
+    .option("--idempotency-key <key>", "make retries safe (a replay answers the token without its secret)")
     .action(async (name: string, options, command: Command) => {
       const { client, flags } = await clientOf(command);
-      const created = await client.request<Record<string, unknown>>("POST", "/v1/tokens", {
-        name,
-        role: options.role,
-      });
+      const created = await client.request<Record<string, unknown>>(
+        "POST",
+        "/v1/tokens",
+        { name, role: options.role },
+        idempotencyHeaders(command),
+      );
       if (flags.json) printJson(created);
       else printFields(created);
     });
@@ -42,9 +45,15 @@ export function registerTokenAndByokCommands(program: Command): void {
 
   clientCommand(token.command("revoke <id>"))
     .description("revoke a token")
+    .option("--idempotency-key <key>", "make retries of this command safe")
     .action(async (id: string, _options, command: Command) => {
       const { client, flags } = await clientOf(command);
-      await client.request("DELETE", `/v1/tokens/${encodeURIComponent(id)}`);
+      await client.request(
+        "DELETE",
+        `/v1/tokens/${encodeURIComponent(id)}`,
+        undefined,
+        idempotencyHeaders(command),
+      );
       if (flags.json) printJson({ revoked: id });
       else process.stdout.write(`token ${id} revoked\n`);
     });
