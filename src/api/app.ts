@@ -1,24 +1,17 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { sql } from "drizzle-orm";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Database } from "../db/client.js";
 import type { Logger } from "../logger.js";
+import { registerMetricsRoute } from "../metrics/route.js";
 import type { Redis } from "../redis.js";
 import { type ApiApp, type ApiContext, installAuth } from "./context.js";
+import { finishDocument, OPENAPI_FRAME } from "./docs.js";
 import { installErrorHandlers } from "./errors.js";
 import { registerRoutes } from "./routes/index.js";
-
-const PROBE_TIMEOUT_MS = 2_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+import { registerProbeRoutes } from "./routes/probes.js";
+import { installDashboard } from "./ui/dashboard.js";
 
 export interface AppDependencies {
   db: Database;
@@ -26,31 +19,17 @@ export interface AppDependencies {
   logger: Logger;
   /** The `/v1` API and its OpenAPI document; without it only the probes are served. */
   api?: Omit<ApiContext, "db">;
+  /** Sees every route as it is added, before anything else (the OpenAPI completeness test). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /** The HTTP application: probes, the `/v1` API (routes/index.ts lists every path) and `/docs`. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 256 * 1024 });
+  if (deps.onRoute) app.addHook("onRoute", deps.onRoute);
   if (deps.api) installApi(app, { ...deps.api, db: deps.db });
-
-  app.get("/healthz", async () => ({ ok: true }));
-
-  app.get("/readyz", async (_request, reply) => {
-    const checks = await Promise.allSettled([
-      withTimeout(deps.db.execute(sql`SELECT 1`), PROBE_TIMEOUT_MS),
-      // Commands wait for a reconnect rather than fail (BullMQ's setting), so ask only a ready connection.
-      deps.redis.status === "ready" ? withTimeout(deps.redis.ping(), PROBE_TIMEOUT_MS) : Promise.reject(),
-    ]);
-    const [postgres, redis] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "down"));
-    if (postgres === "ok" && redis === "ok") return { ok: true, postgres, redis };
-    return reply.code(503).send({
-      error: {
-        code: "backing_service_down",
-        message: "a backing service is not answering",
-        details: { postgres, redis },
-      },
-    });
-  });
+  // A plugin, so that it loads after @fastify/swagger, whose onRoute hook puts it in the document.
+  app.register(async (probes) => registerProbeRoutes(probes, deps));
 
   return app;
 }
@@ -61,21 +40,13 @@ function installApi(app: FastifyInstance, ctx: ApiContext): void {
   installErrorHandlers(app);
   installAuth(app, ctx);
   app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "keyferry",
-        version: "1",
-        description:
-          "Bring-your-own-key custody and distribution to Azure Key Vault and AWS KMS. Errors are " +
-          "`{error:{code,message,details?}}`; mutating requests accept `Idempotency-Key`.",
-      },
-      components: {
-        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "kf_... API token" } },
-      },
-    },
+    openapi: OPENAPI_FRAME,
     transform: jsonSchemaTransform,
+    transformObject: finishDocument,
   });
   app.register(swaggerUi, { routePrefix: "/docs" });
   app.register(async (api) => registerRoutes(api as unknown as ApiApp, ctx));
+  const { metrics } = ctx;
+  if (metrics) app.register(async (scope) => registerMetricsRoute(scope, metrics));
+  installDashboard(app, ctx);
 }

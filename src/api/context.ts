@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Queue } from "bullmq";
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { RootKeyRing } from "../custody/root-keys.js";
 import type { Database } from "../db/client.js";
+import type { MetricsEndpoint } from "../metrics/route.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { QueueStats } from "../queue/queue-stats.js";
 import { unauthorized } from "./api-error.js";
@@ -18,6 +20,10 @@ export interface ApiContext {
   queueStats: () => Promise<QueueStats>;
   /** Tells the outbox relay that rows are waiting (optional: the relay polls anyway). */
   nudge?: () => void;
+  /** The BullMQ queues the dashboard's job view shows (absent in harnesses without Redis: no job view). */
+  boardQueues?: readonly Queue[];
+  /** `GET /metrics` (src/metrics/route.ts); absent: not served. */
+  metrics?: MetricsEndpoint;
 }
 
 export type ApiApp = FastifyInstance<
