@@ -7,6 +7,8 @@ import { registerEmulateCommand } from "./commands/emulate.js";
 import { registerKeyCommands } from "./commands/keys.js";
 import { registerKmsCommands } from "./commands/kms.js";
 import { registerOperationCommands } from "./commands/ops.js";
+import { registerReconcileCommand } from "./commands/reconcile.js";
+import { registerRedistributeCommand } from "./commands/redistribute.js";
 import { registerRootKeyCommands } from "./commands/root-key.js";
 import { registerServiceCommands } from "./commands/services.js";
 import { registerTokenAndByokCommands } from "./commands/tokens-byok.js";
@@ -20,13 +22,31 @@ const program = new Command()
     "bearer token (default: $KEYFERRY_TOKEN, or the dev stack's .keyferry/admin-token)",
   )
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  .addHelpText(
+    "after",
+    [
+      "",
+      "Client commands take --json (output for machines); mutating ones take --idempotency-key, and",
+      "operations --wait. API reference: <url>/docs (OpenAPI at <url>/docs/json).",
+      "",
+      "Exit codes:",
+      "  0  done",
+      "  1  failed: the operation failed or was canceled, the ledger does not verify, any other error",
+      "  2  usage or configuration error",
+      "  3  done in part: a bulk operation with failed children, a reseal that left entries behind",
+      "  4  refused by the API (4xx): token or role, not found, conflict, a broken rule",
+      "  5  the API is unreachable or unavailable (5xx; 503: PostgreSQL or Redis down)",
+    ].join("\n"),
+  );
 
 registerServiceCommands(program);
 registerRootKeyCommands(program);
 registerEmulateCommand(program);
 registerKeyCommands(program);
 registerKmsCommands(program);
+registerReconcileCommand(program);
+registerRedistributeCommand(program);
 registerOperationCommands(program);
 registerTokenAndByokCommands(program);
 

@@ -36,10 +36,17 @@ export interface KmsOptions {
    * so `minEnabledVersion` can then only disable or enable the key as a whole.
    */
   awsSymmetricLayout?: "key-per-version" | "single-key";
+  /**
+   * AWS: regions of the same account where every KMS key of a copy gets a multi-Region replica holding the
+   * same imported material, kept in step on rotation, min-version and remove.
+   */
+  replicaRegions?: string[];
   /** Requests per second for this destination (default: the cloud's published quotas). */
   rateLimitPerSecond?: number;
   /** Requests in flight at once against this destination, from all workers together. */
   concurrency?: number;
+  /** How often keyferry checks this destination for drift, in seconds (0: only on request). */
+  reconcileIntervalSeconds?: number;
 }
 
 /** A destination as providers see it: credentials already unsealed, in memory only for the call. */
@@ -108,6 +115,11 @@ export interface ProviderContext {
    * the operations engine waits here for the destination's shared rate limit (SPEC section 6).
    */
   beforeCall?: (operation: string) => Promise<void>;
+  /**
+   * The bulk run (a redistribution) this call belongs to. What a provider may share between the calls of one
+   * run (an Azure KEK per vault) is made by `prepareBatch` and released by `finishBatch`.
+   */
+  batch?: { id: string };
 }
 
 /** The remote state of one copy, as the cloud reports it. */
@@ -132,6 +144,18 @@ export interface ManagedCopy {
   remoteId: string;
   state: RemoteVersionState | "pending-deletion";
   operationId: string | undefined;
+  /** The destination named by its `keyferry:kms` tag, when it has one. */
+  kms?: string | undefined;
+  /** The remote name it lives under, where the cloud has one per key (Azure key name). */
+  remoteName?: string | undefined;
+}
+
+/** What drift repair asks of a copy that still exists (reconcile with `heal`). */
+export interface CopyRepair {
+  /** Versions whose remote object or material is gone, to import again from custody (ascending). */
+  reimport: readonly VersionSource[];
+  /** The versions below it end disabled, the others enabled. */
+  minEnabledVersion: number;
 }
 
 /**
@@ -179,6 +203,17 @@ export interface KmsProvider {
     key: KeyToDistribute,
     copy: RemoteCopy,
   ): Promise<RemoteState>;
+  /**
+   * The remote id the copy's name resolves to for callers that name no version (AWS: the alias's target;
+   * Azure: the current version's kid), or null when it resolves to nothing usable (alias gone, current
+   * version disabled). Drift detection expects the latest version there.
+   */
+  nameTarget(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    copy: RemoteCopy,
+  ): Promise<string | null>;
   /** Prove the copy holds our versions: public keys equal (asymmetric), an encrypt/decrypt round trip (AES). */
   verify(
     ctx: ProviderContext,
@@ -187,8 +222,34 @@ export interface KmsProvider {
     copy: RemoteCopy,
     versions: readonly VersionSource[],
   ): Promise<VerifyReport>;
+  /**
+   * Make what the calls of bulk run `batchId` share in this destination (Azure: one KEK for the whole run);
+   * safe to repeat. Providers with nothing to share do not implement it.
+   */
+  prepareBatch?(ctx: ProviderContext, destination: KmsDestination, batchId: string): Promise<void>;
+  /** Release what `prepareBatch` made (the run is over, or canceled); safe to repeat. */
+  finishBatch?(ctx: ProviderContext, destination: KmsDestination, batchId: string): Promise<void>;
   /** Every remote key in the destination that carries keyferry's tags. */
   listManaged(ctx: ProviderContext, destination: KmsDestination): Promise<ManagedCopy[]>;
+  /**
+   * Drift repair of a copy that still exists: bring back what was scheduled for deletion (AWS
+   * CancelKeyDeletion, Azure recover), import `reimport` again where the cloud can hold one version alone,
+   * set enabled/disabled per `minEnabledVersion`, and point the copy's name at the latest version. A copy
+   * that is gone altogether is distributed again instead.
+   */
+  repair(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    copy: RemoteCopy,
+    repair: CopyRepair,
+  ): Promise<RemoteCopy>;
+  /** Disable one remote object keyferry does not record (an extra version, an untracked key); never deletes. */
+  disableRemote(
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    remote: Pick<ManagedCopy, "keyName" | "version" | "remoteId">,
+  ): Promise<void>;
   /** Release the cached SDK clients (graceful shutdown). */
   close(): void;
 }

@@ -8,13 +8,16 @@ import { registerKmsRoutes } from "./kms.js";
 import { registerKmsKeyRoutes } from "./kms-key.js";
 import { registerKmsKeysRoutes } from "./kms-keys.js";
 import { registerKmsListRoutes } from "./kms-list.js";
+import { registerKmsReconcileRoutes } from "./kms-reconcile.js";
 import { registerLedgerRoutes } from "./ledger.js";
 import { registerLedgerVerifyRoutes } from "./ledger-verify.js";
 import { registerOperationRoutes } from "./operation.js";
 import { registerOperationCancelRoutes } from "./operation-cancel.js";
 import { registerOperationRetryRoutes } from "./operation-retry.js";
 import { registerOperationsRoutes } from "./operations.js";
+import { registerOverviewRoutes } from "./overview.js";
 import { registerQueuesRoutes } from "./queues.js";
+import { registerRedistributionsRoutes } from "./redistributions.js";
 import { registerTokenRoutes } from "./token.js";
 import { registerTokensRoutes } from "./tokens.js";
 
@@ -31,15 +34,18 @@ import { registerTokensRoutes } from "./tokens.js";
  *   kms.ts               PUT, GET, DELETE   /v1/kms/{name}
  *   kms-keys.ts          GET                /v1/kms/{kms}/keys
  *   kms-key.ts           PUT, GET, DELETE   /v1/kms/{kms}/keys/{key}
+ *   kms-reconcile.ts     POST               /v1/kms/{kms}/reconcile
  *   operations.ts        GET                /v1/operations
  *   operation.ts         GET                /v1/operations/{id}
  *   operation-cancel.ts  POST               /v1/operations/{id}/cancel
  *   operation-retry.ts   POST               /v1/operations/{id}/retry
+ *   redistributions.ts   POST               /v1/redistributions
  *   tokens.ts            POST, GET          /v1/tokens
  *   token.ts             DELETE             /v1/tokens/{id}
  *   ledger.ts            GET                /v1/ledger
  *   ledger-verify.ts     GET                /v1/ledger/verify
  *   queues.ts            GET                /v1/queues
+ *   overview.ts          GET                /v1/overview   (the dashboard's one poll)
  */
 export const ROUTES: ReadonlyArray<(app: ApiApp, ctx: ApiContext) => void> = [
   registerKeysRoutes,
@@ -51,15 +57,18 @@ export const ROUTES: ReadonlyArray<(app: ApiApp, ctx: ApiContext) => void> = [
   registerKmsRoutes,
   registerKmsKeysRoutes,
   registerKmsKeyRoutes,
+  registerKmsReconcileRoutes,
   registerOperationsRoutes,
   registerOperationRoutes,
   registerOperationCancelRoutes,
   registerOperationRetryRoutes,
+  registerRedistributionsRoutes,
   registerTokensRoutes,
   registerTokenRoutes,
   registerLedgerRoutes,
   registerLedgerVerifyRoutes,
   registerQueuesRoutes,
+  registerOverviewRoutes,
 ];
 
 export function registerRoutes(app: ApiApp, ctx: ApiContext): void {

@@ -2,8 +2,10 @@ import type { Logger } from "../../logger.js";
 import type { KeyToDistribute, KmsDestination, KmsProvider, ProviderContext } from "../kms-provider.js";
 import { VaultClientCache } from "./clients.js";
 import { distributeKey, rotateKey } from "./distribute.js";
-import { describeCopy, listManagedCopies, verifyCopy } from "./inspect.js";
+import { currentVersionOf, describeCopy, listManagedCopies, verifyCopy } from "./inspect.js";
+import { discardBatchKek, obtainBatchKek } from "./kek.js";
 import { applyMinEnabledVersion, removeCopy } from "./lifecycle.js";
+import { disableVersion, repairCopy } from "./repair.js";
 import { type AzureSession, azureSession, DEFAULT_RETRY, type RetryPolicy } from "./session.js";
 import { azureKeyShape } from "./support.js";
 
@@ -15,7 +17,8 @@ import { azureKeyShape } from "./support.js";
  * - clients.ts: vault URL, credentials, SDK clients cached per destination revision;
  * - session.ts + errors.ts: every request with keyferry's retry and error mapping;
  * - distribute.ts, import-version.ts, kek.ts: BYOK imports that survive retries without duplicates;
- * - lifecycle.ts: minimum enabled version and removal; inspect.ts: describe, verify, drift listing.
+ * - lifecycle.ts: minimum enabled version and removal; inspect.ts: describe, verify, drift listing;
+ * - repair.ts: drift repair (recover, states) and disabling versions keyferry does not record.
  */
 
 export interface AzureKeyVaultProviderDeps {
@@ -73,13 +76,34 @@ export function createAzureKeyVaultProvider(deps: AzureKeyVaultProviderDeps = {}
       return describeCopy(session(ctx, destination), copy);
     },
 
+    async nameTarget(ctx, destination, _key, copy) {
+      return currentVersionOf(session(ctx, destination), copy.remoteName);
+    },
+
     async verify(ctx, destination, key, copy, versions) {
       logged(ctx, destination, "verify", key);
       return verifyCopy(session(ctx, destination), copy, versions);
     },
 
+    async prepareBatch(ctx, destination, batchId) {
+      await obtainBatchKek(session(ctx, destination), batchId);
+    },
+
+    async finishBatch(ctx, destination, batchId) {
+      await discardBatchKek(session(ctx, destination), batchId);
+    },
+
     async listManaged(ctx, destination) {
       return listManagedCopies(session(ctx, destination));
+    },
+
+    async repair(ctx, destination, key, copy, repair) {
+      logged(ctx, destination, "repair", key);
+      return repairCopy(session(ctx, destination), copy, repair);
+    },
+
+    async disableRemote(ctx, destination, remote) {
+      await disableVersion(session(ctx, destination), remote);
     },
 
     close: () => clients.close(),

@@ -1,10 +1,11 @@
 import type { KeyVaultKey } from "@azure/keyvault-keys";
 import type { ManagedCopy, RemoteCopy, RemoteState, VerifyReport, VersionSource } from "../kms-provider.js";
 import { ProviderError } from "../provider-error.js";
-import { parseKeyferryTags } from "../tags.js";
+import { type KeyferryTags, parseKeyferryTags } from "../tags.js";
 import { aesRoundTrip } from "./aes-check.js";
 import { isNotFound, remoteCodeOf } from "./errors.js";
 import { azureVersionOf } from "./lifecycle.js";
+import { remoteKeyName } from "./names.js";
 import { samePublicKey } from "./public-keys.js";
 import type { AzureSession } from "./session.js";
 import { findDeletedKey, listVersions } from "./vault-calls.js";
@@ -34,6 +35,23 @@ export async function describeCopy(session: AzureSession, copy: RemoteCopy): Pro
       return { version: recorded.version, remoteId: recorded.remoteId, state };
     }),
   };
+}
+
+/**
+ * The kid of the version that callers naming the key without a version get: the newest one. A newer version
+ * made in the portal takes that place from keyferry's latest; a disabled one leaves such callers nothing.
+ */
+export async function currentVersionOf(session: AzureSession, name: string): Promise<string | null> {
+  try {
+    const current = await session.call("getKey", (options) => session.clients.keys.getKey(name, options), {
+      name,
+      idempotent: true,
+    });
+    return current.id ?? null;
+  } catch (error) {
+    if (isNotFound(error) || remoteCodeOf(error) === "KeyDisabled") return null;
+    throw error;
+  }
 }
 
 type VersionCheck = VerifyReport["versions"][number];
@@ -90,12 +108,16 @@ async function checkVersion(
 }
 
 /**
- * Every key version in the vault carrying keyferry's tags. Keys are recognised by the tags of their latest
- * version (what the list answer carries), then their versions are listed; soft-deleted keys appear with the
- * tags of their latest version only, which is all Key Vault shows of them. KEKs carry no key tag.
+ * Every key version in the vault carrying keyferry's tags for this destination. Keys are recognised by the
+ * tags of their latest version (what the list answer carries), then their versions are listed; soft-deleted
+ * keys appear with the tags of their latest version only, which is all Key Vault shows of them. KEKs carry no
+ * key tag. Several destinations may share a vault (different name prefixes): a version belongs to this one
+ * when its `keyferry:kms` tag names it, or, without that tag, when it lives under the name this destination
+ * gives its key.
  */
 export async function listManagedCopies(session: AzureSession): Promise<ManagedCopy[]> {
   const { keys } = session.clients;
+  const ours = (name: string, tags: KeyferryTags) => belongsHere(session, name, tags);
   const [names, deleted] = await Promise.all([
     session.call(
       "listPropertiesOfKeys",
@@ -114,7 +136,9 @@ export async function listManagedCopies(session: AzureSession): Promise<ManagedC
         const found: ManagedCopy[] = [];
         for await (const key of keys.listDeletedKeys(options)) {
           const tags = parseKeyferryTags(key.properties.tags ?? {});
-          if (tags && key.id) found.push(managedCopy(tags, key.id, "pending-deletion"));
+          if (tags && key.id && ours(key.name, tags)) {
+            found.push(managedCopy(tags, key.name, key.id, "pending-deletion"));
+          }
         }
         return found;
       },
@@ -125,18 +149,37 @@ export async function listManagedCopies(session: AzureSession): Promise<ManagedC
   for (const name of names) {
     for (const properties of await listVersions(session, name)) {
       const tags = parseKeyferryTags(properties.tags ?? {});
-      if (tags && properties.id) {
-        live.push(managedCopy(tags, properties.id, properties.enabled ? "enabled" : "disabled"));
+      if (tags && properties.id && ours(name, tags)) {
+        live.push(managedCopy(tags, name, properties.id, properties.enabled ? "enabled" : "disabled"));
       }
     }
   }
   return [...live, ...deleted];
 }
 
+function belongsHere(session: AzureSession, name: string, tags: KeyferryTags): boolean {
+  if (tags.kms !== undefined) return tags.kms === session.destination.name;
+  try {
+    return remoteKeyName(tags.keyName, session.destination.options).toLowerCase() === name.toLowerCase();
+  } catch {
+    // A key name this destination could never hold (too long once encoded) is not its copy.
+    return false;
+  }
+}
+
 function managedCopy(
-  tags: NonNullable<ReturnType<typeof parseKeyferryTags>>,
+  tags: KeyferryTags,
+  remoteName: string,
   remoteId: string,
   state: ManagedCopy["state"],
 ): ManagedCopy {
-  return { keyName: tags.keyName, version: tags.version, remoteId, state, operationId: tags.operationId };
+  return {
+    keyName: tags.keyName,
+    version: tags.version,
+    remoteId,
+    state,
+    operationId: tags.operationId,
+    kms: tags.kms,
+    remoteName,
+  };
 }
