@@ -156,15 +156,22 @@ async function loadOperation(db: Database, id: string): Promise<OperationRow | u
   return row;
 }
 
-/** Operations on one key run one at a time, in the order they were accepted (created_at, then id). */
+/**
+ * Operations on one key run one at a time, in the order they were accepted (created_at, then id). Children
+ * of one bulk operation are the exception among themselves: a redistribution's copies of one key to several
+ * destinations touch different copies, so they run in parallel like a rotation's fan-out does (one slow
+ * destination must not hold the key's copy to a fast one); they still wait for everything accepted before.
+ */
 async function hasEarlierUnfinished(db: Database, operation: OperationRow): Promise<boolean> {
   if (!operation.keyId) return false;
+  const siblings = operation.parentId ? sql`and o.parent_id is distinct from ${operation.parentId}` : sql``;
   const result = await db.execute<{ earlier: boolean }>(sql`
     select exists (
       select 1 from ${operations} o
       where o.key_id = ${operation.keyId}
         and o.id <> ${operation.id}
         and o.state in ('queued', 'running')
+        ${siblings}
         and (o.created_at, o.id) < (select created_at, id from ${operations} where id = ${operation.id})
     ) as earlier`);
   return result.rows[0]?.earlier === true;
