@@ -21,6 +21,7 @@ const AWS_QUOTAS: Record<string, Quota> = {
   ImportKeyMaterial: aws("ImportKeyMaterial", 15),
   DeleteImportedKeyMaterial: aws("DeleteImportedKeyMaterial", 15),
   RotateKeyOnDemand: aws("RotateKeyOnDemand", 5),
+  ReplicateKey: aws("ReplicateKey", 5),
   ScheduleKeyDeletion: aws("ScheduleKeyDeletion", 15),
   CancelKeyDeletion: aws("CancelKeyDeletion", 5),
   DescribeKey: aws("DescribeKey", 2000),
@@ -66,9 +67,17 @@ export interface BucketRate {
 }
 
 /**
+ * keyferry paces itself this far under a published quota: a request leaves keyferry's limiter and reaches
+ * the cloud a few milliseconds later, never exactly as spaced as it left, so pacing at 100% would cross
+ * the cloud's own bucket now and then; 3% absorbs that jitter at every published rate.
+ */
+export const QUOTA_HEADROOM = 0.97;
+
+/**
  * The bucket for one request. `rateLimitPerSecond` of a destination replaces the table: one bucket for all
  * its requests, taken as given. The table's quotas are multiplied by `scale` (KEYFERRY_RATE_LIMIT_SCALE:
- * below 1 to leave room for other clients of the same account, above 1 for emulators and raised quotas).
+ * below 1 to leave room for other clients of the same account, above 1 for emulators and raised quotas)
+ * and by the headroom.
  */
 export function bucketRate(
   provider: Provider,
@@ -84,6 +93,6 @@ export function bucketRate(
     };
   }
   const quota = quotaFor(provider, operation);
-  const limit = quota.limit * scale;
+  const limit = quota.limit * scale * QUOTA_HEADROOM;
   return { bucket: quota.bucket, capacity: Math.max(1, limit), ratePerMs: limit / quota.windowMs };
 }

@@ -1,3 +1,4 @@
+import type { KeyPairKeyObjectResult } from "node:crypto";
 import type { KmsState } from "./state.js";
 
 /** What an operation handler receives besides its input: passed in, so handlers stay plain functions. */
@@ -13,6 +14,8 @@ export interface OperationContext {
    * operations call it themselves once they know the key's type (symmetric, RSA and ECC quotas differ).
    */
   readonly takeQuota: (bucket: string) => void;
+  /** A wrapping key pair of `bits` for GetParametersForImport (fresh, unless the emulator reuses them). */
+  readonly wrappingKeyPair: (bits: number) => Promise<KeyPairKeyObjectResult>;
   /** Name the key a request acted on, for the debug log line (ids only, never material). */
   readonly noteKey: (keyId: string) => void;
 }

@@ -1,4 +1,6 @@
+import { generateKeyPair, type KeyPairKeyObjectResult } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
 import { FaultInjector } from "../common/faults.js";
 import type { EmulatorOptions, RunningEmulator } from "../common/options.js";
 import { QuotaLimiter } from "../common/quota.js";
@@ -21,6 +23,9 @@ export interface AwsKmsEmulatorOptions extends EmulatorOptions {
 
 export const DEFAULT_ACCOUNT_ID = "111122223333";
 
+// On libuv's threadpool: an RSA-4096 generation takes about a second and must not stall other requests.
+const generateKeyPairAsync = promisify(generateKeyPair);
+
 export async function startAwsKmsEmulator(options: AwsKmsEmulatorOptions = {}): Promise<RunningEmulator> {
   const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
   if (!/^\d{12}$/.test(accountId)) throw new Error(`accountId must be 12 digits (got "${accountId}")`);
@@ -38,11 +43,22 @@ export async function startAwsKmsEmulator(options: AwsKmsEmulatorOptions = {}): 
     if (saved) state = stateFromSnapshot(saved, stateFile.path);
   }
 
+  const pairs = new Map<number, Promise<KeyPairKeyObjectResult>>();
+  const wrappingKeyPair = (bits: number) => {
+    if (!options.reuseWrappingKeys) return generateKeyPairAsync("rsa", { modulusLength: bits });
+    let pair = pairs.get(bits);
+    if (!pair) {
+      pair = generateKeyPairAsync("rsa", { modulusLength: bits });
+      pairs.set(bits, pair);
+    }
+    return pair;
+  };
   const app = buildServer({
     state: () => state,
     faults,
     quota,
     now,
+    wrappingKeyPair,
     accountId,
     logger: options.logger,
     persist: async () => {

@@ -10,7 +10,8 @@ import { aliasArn, type KeyState, type KmsKey, keyArn } from "./state.js";
  * ImportKeyMaterial, TagResource, ...) take only a key id or key ARN.
  */
 
-const KEY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID, or `mrk-` and 32 hex digits for multi-Region keys. */
+const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/i;
 const KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key\/(.+)$/;
 const ALIAS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(alias\/.+)$/;
 
@@ -30,7 +31,7 @@ export function findKey(context: OperationContext, keyId: string, options: Looku
   if (aliasName !== undefined) {
     if (!options.aliases) throw notFound(`Invalid keyId '${keyId}'`);
     const alias = state.findAlias(region, aliasName);
-    const key = alias && state.keys.get(alias.targetKeyId);
+    const key = alias && state.getKey(region, alias.targetKeyId);
     if (!key) throw notFound(`Alias ${aliasArn(region, accountId, aliasName)} is not found.`);
     context.noteKey(key.id);
     return key;
@@ -41,8 +42,8 @@ export function findKey(context: OperationContext, keyId: string, options: Looku
 /** A key named only by its id (as symmetric ciphertexts name theirs). */
 export function keyById(context: OperationContext, id: string): KmsKey {
   if (!KEY_ID.test(id)) throw notFound(`Invalid keyId '${id}'`);
-  const key = context.state.keys.get(id.toLowerCase());
-  if (!key || key.region !== context.region) {
+  const key = context.state.getKey(context.region, id.toLowerCase());
+  if (!key) {
     throw notFound(
       `Key '${keyArn({ region: context.region, accountId: context.accountId, id })}' does not exist`,
     );
@@ -67,6 +68,8 @@ export function stateMessage(key: KmsKey): string {
       return `${arn} is pending import.`;
     case "PendingDeletion":
       return `${arn} is pending deletion.`;
+    case "PendingReplicaDeletion":
+      return `${arn} is pending replica deletion.`;
     case "Disabled":
       return `${arn} is disabled.`;
     case "Enabled":

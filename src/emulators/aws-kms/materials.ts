@@ -45,7 +45,8 @@ export function hasAllMaterial(key: KmsKey): boolean {
  * Enabled once the last one is back. PendingDeletion is left alone (DeleteImportedKeyMaterial reference).
  */
 export function refreshImportState(key: KmsKey): void {
-  if (key.origin !== "EXTERNAL" || key.state === "PendingDeletion") return;
+  if (key.origin !== "EXTERNAL" || key.state === "PendingDeletion" || key.state === "PendingReplicaDeletion")
+    return;
   if (!hasAllMaterial(key)) key.state = "PendingImport";
   else if (key.state === "PendingImport") key.state = "Enabled";
 }
@@ -72,7 +73,8 @@ export function privateKeyOf(key: KmsKey): KeyObject {
 
 /**
  * Apply the passage of time, lazily at the start of each request: materials past their ValidTo are deleted
- * (as KMS deletes expired material), keys past their DeletionDate are deleted, and import parameters
+ * (as KMS deletes expired material), keys past their DeletionDate are deleted (a multi-Region primary
+ * pending replica deletion starts its waiting period when its last replica is gone), and import parameters
  * expired for more than a day are forgotten (until then they answer ExpiredImportTokenException).
  * Returns whether anything changed, so the caller can persist.
  */
@@ -90,6 +92,13 @@ export function applyTime(state: KmsState, now: number): boolean {
         changed = true;
       }
     }
+  }
+  // A multi-Region primary waiting for its replicas starts its own waiting period once the last is gone.
+  for (const key of state.keys.values()) {
+    if (key.state !== "PendingReplicaDeletion" || state.relatedKeys(key).length > 0) continue;
+    key.state = "PendingDeletion";
+    key.deletionDate = now + (key.pendingWindowInDays ?? 30) * 24 * 3600 * 1000;
+    changed = true;
   }
   const forgetBefore = now - 24 * 3600 * 1000;
   for (const [token, parameters] of state.importParameters) {

@@ -5,6 +5,7 @@ import { cancelKeyDeletion, scheduleKeyDeletion } from "./ops/deletion-ops.js";
 import { deleteImportedKeyMaterial, importKeyMaterial } from "./ops/import-ops.js";
 import { getParametersForImport } from "./ops/import-parameters-ops.js";
 import { createKey, describeKey, disableKey, enableKey, listKeys } from "./ops/key-ops.js";
+import { replicateKey } from "./ops/replicate-ops.js";
 import { listKeyRotations, rotateKeyOnDemand } from "./ops/rotation-ops.js";
 import { signOperation, verifyOperation } from "./ops/signing-ops.js";
 import { listResourceTags, tagResource, untagResource } from "./ops/tag-ops.js";
@@ -36,6 +37,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   CreateKey: management(createKey, true),
   DescribeKey: management(describeKey, false),
   ListKeys: management(listKeys, false),
+  ReplicateKey: management(replicateKey, true),
   EnableKey: management(enableKey, true),
   DisableKey: management(disableKey, true),
   ScheduleKeyDeletion: management(scheduleKeyDeletion, true),

@@ -48,6 +48,8 @@ interface KeySnapshot {
   materials: MaterialSnapshot[];
   publicKey: string | null;
   onDemandRotations: number;
+  /** Absent in files written before multi-Region keys were emulated. */
+  multiRegion?: "PRIMARY" | "REPLICA" | null;
 }
 
 interface ImportParametersSnapshot {
@@ -102,6 +104,7 @@ export function snapshotOf(state: KmsState): StateSnapshot {
       })),
       publicKey: b64(key.publicKey),
       onDemandRotations: key.onDemandRotations,
+      multiRegion: orNull(key.multiRegion),
     })),
     aliases: [...state.aliases.values()].map((alias) => ({ ...alias })),
     importParameters: [...state.importParameters].map(([token, parameters]) => ({
@@ -139,8 +142,9 @@ export function stateFromSnapshot(snapshot: StateSnapshot, path: string): KmsSta
       })),
       publicKey: bytes(saved.publicKey),
       privateKeyObject: undefined,
+      multiRegion: saved.multiRegion ?? undefined,
     };
-    state.keys.set(key.id, key);
+    state.putKey(key);
   }
   for (const alias of snapshot.aliases) state.putAlias({ ...alias });
   for (const saved of snapshot.importParameters) {

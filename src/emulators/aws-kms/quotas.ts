@@ -39,6 +39,8 @@ export const AWS_KMS_QUOTAS: Readonly<Record<string, QuotaRule>> = {
   ListKeyRotations: perSecond(100),
   ListKeys: perSecond(500),
   ListResourceTags: perSecond(2000),
+  // Counted in the primary's region; each also counts as two CreateKey requests (replicate-ops.ts).
+  ReplicateKey: perSecond(5),
   RotateKeyOnDemand: perSecond(5),
   ScheduleKeyDeletion: perSecond(15),
   TagResource: perSecond(10),

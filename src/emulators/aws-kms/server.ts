@@ -1,3 +1,4 @@
+import type { KeyPairKeyObjectResult } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "../../logger.js";
@@ -30,6 +31,7 @@ export interface ServerDependencies {
   faults: FaultInjector;
   quota: QuotaLimiter;
   now: () => number;
+  wrappingKeyPair: (bits: number) => Promise<KeyPairKeyObjectResult>;
   accountId: string;
   logger: Logger | undefined;
   /** Save the state file (a no-op without one); resolves when the change is on disk. */
@@ -88,6 +90,7 @@ async function handle(dependencies: ServerDependencies, request: FastifyRequest,
     accountId: dependencies.accountId,
     now,
     takeQuota: (bucket) => takeQuota(dependencies.quota, bucket),
+    wrappingKeyPair: dependencies.wrappingKeyPair,
     noteKey: (id) => {
       keyId = id;
     },

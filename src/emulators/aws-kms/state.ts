@@ -8,7 +8,16 @@ import type { KeyUsage, SupportedKeySpec } from "./key-specs.js";
  * a key lives in the region it was created in, alias names are unique per region.
  */
 
-export type KeyState = "Enabled" | "Disabled" | "PendingImport" | "PendingDeletion";
+/**
+ * PendingReplicaDeletion: a multi-Region primary scheduled for deletion while replicas of it exist; it
+ * waits there until the last replica is deleted, then its own waiting period starts.
+ */
+export type KeyState =
+  | "Enabled"
+  | "Disabled"
+  | "PendingImport"
+  | "PendingDeletion"
+  | "PendingReplicaDeletion";
 export type Origin = "AWS_KMS" | "EXTERNAL";
 export type ExpirationModel = "KEY_MATERIAL_EXPIRES" | "KEY_MATERIAL_DOES_NOT_EXPIRE";
 export type KeyMaterialState = "CURRENT" | "NON_CURRENT" | "PENDING_ROTATION";
@@ -49,6 +58,11 @@ export interface KmsKey {
   onDemandRotations: number;
   /** Parsed private key of an asymmetric key: a cache, never persisted. */
   privateKeyObject: KeyObject | undefined;
+  /**
+   * Multi-Region keys: the primary (made by CreateKey with MultiRegion) or a replica (made by ReplicateKey).
+   * Related keys share the `mrk-` key id, one key per region; undefined for single-Region keys.
+   */
+  multiRegion: "PRIMARY" | "REPLICA" | undefined;
 }
 
 export interface Alias {
@@ -70,11 +84,29 @@ export interface ImportParameters {
 }
 
 export class KmsState {
+  /**
+   * Keyed by keyRef(region, id): multi-Region keys have the same id in every region they are in. Add and
+   * find keys with putKey / getKey.
+   */
   readonly keys = new Map<string, KmsKey>();
   /** Keyed by aliasKey(region, name). */
   readonly aliases = new Map<string, Alias>();
   /** Keyed by the import token's hex. */
   readonly importParameters = new Map<string, ImportParameters>();
+
+  getKey(region: string, id: string): KmsKey | undefined {
+    return this.keys.get(keyRef(region, id));
+  }
+
+  putKey(key: KmsKey): void {
+    this.keys.set(keyRef(key.region, key.id), key);
+  }
+
+  /** The other keys of a multi-Region key (its primary and replicas in other regions); none otherwise. */
+  relatedKeys(key: KmsKey): KmsKey[] {
+    if (key.multiRegion === undefined) return [];
+    return [...this.keys.values()].filter((other) => other.id === key.id && other !== key);
+  }
 
   keysIn(region: string): KmsKey[] {
     return [...this.keys.values()].filter((key) => key.region === region);
@@ -107,10 +139,15 @@ export class KmsState {
     for (const record of key.materials) record.material?.fill(0);
     for (const alias of this.aliasesOf(key)) this.deleteAlias(alias);
     for (const [token, parameters] of this.importParameters) {
-      if (parameters.keyId === key.id) this.importParameters.delete(token);
+      if (parameters.keyId === key.id && parameters.region === key.region)
+        this.importParameters.delete(token);
     }
-    this.keys.delete(key.id);
+    this.keys.delete(keyRef(key.region, key.id));
   }
+}
+
+function keyRef(region: string, id: string): string {
+  return `${region}\n${id}`;
 }
 
 function aliasKey(region: string, name: string): string {

@@ -11,6 +11,12 @@ export interface EmulatorOptions {
   faults?: FaultConfig;
   /** Keep state in this JSON file across restarts. */
   stateFile?: string;
+  /**
+   * AWS: reuse one wrapping key pair per key spec for every GetParametersForImport instead of a fresh one
+   * per call (the import tokens stay distinct and bound to their key). Saves an RSA generation per import,
+   * seconds of CPU for RSA_4096, for load tests and benchmarks; never what the real service does.
+   */
+  reuseWrappingKeys?: boolean;
   /** Milliseconds since the epoch; tests move it to expire import tokens. */
   now?: () => number;
   logger?: Logger;

@@ -36,6 +36,8 @@ export class QuotaLimiter {
   readonly throttled = new Map<string, number>();
   /** Allowed requests per bucket. */
   readonly allowed = new Map<string, number>();
+  /** When each bucket first and last allowed a request (ms), for measuring achieved rates. */
+  readonly span = new Map<string, { firstMs: number; lastMs: number }>();
 
   constructor(
     private readonly rules: Readonly<Record<string, QuotaRule>>,
@@ -77,6 +79,11 @@ export class QuotaLimiter {
 
   private count(map: Map<string, number>, bucket: string, decision: QuotaDecision): QuotaDecision {
     map.set(bucket, (map.get(bucket) ?? 0) + 1);
+    if (decision.allowed) {
+      const now = this.now();
+      const span = this.span.get(bucket);
+      this.span.set(bucket, { firstMs: span?.firstMs ?? now, lastMs: now });
+    }
     return decision;
   }
 }

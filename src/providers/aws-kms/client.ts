@@ -7,7 +7,8 @@ import { RETRY_ALL, RETRY_THROTTLED, type RetryOptions, withRetry } from "../ret
 import { classifyAwsError } from "./errors.js";
 
 /**
- * SDK clients, one per destination and rebuilt when the destination's revision changes, and the one way
+ * SDK clients, one per destination and region (the destination's own, and its replica regions) and rebuilt
+ * when the destination's revision changes, and the one way
  * provider code calls KMS: with keyferry's retrying and error mapping, the operation's abort signal, and a
  * log line that names the operation, kms, key, version and ARN only.
  */
@@ -32,21 +33,30 @@ export class KmsClientCache {
 
   constructor(private readonly logger: Logger | undefined) {}
 
-  clientFor(destination: KmsDestination): KMSClient {
-    const cached = this.clients.get(destination.name);
+  /**
+   * `region` defaults to the destination's own. An `endpoint` option serves every region (the emulators tell
+   * regions apart by the SigV4 scope).
+   */
+  clientFor(destination: KmsDestination, region = destination.keyCollection): KMSClient {
+    const cacheKey =
+      region === destination.keyCollection ? destination.name : `${destination.name}\n${region}`;
+    const cached = this.clients.get(cacheKey);
     if (cached && cached.revision === destination.revision) return cached.client;
     cached?.client.destroy();
     const endpoint = checkEndpoint(destination.options.endpoint);
     const client = new KMSClient({
-      region: destination.keyCollection,
+      region,
       endpoint,
       credentials: credentialsOf(destination, endpoint),
       // keyferry retries itself, so that every failure is classified and throttling waits as asked.
       maxAttempts: 1,
       requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
     });
-    this.clients.set(destination.name, { revision: destination.revision, client });
-    this.logger?.debug({ kms: destination.name, revision: destination.revision }, "aws-kms client built");
+    this.clients.set(cacheKey, { revision: destination.revision, client });
+    this.logger?.debug(
+      { kms: destination.name, region, revision: destination.revision },
+      "aws-kms client built",
+    );
     return client;
   }
 

@@ -51,3 +51,12 @@ export function versionsByKey(copy: RemoteCopy): Map<string, RemoteVersion[]> {
   }
   return groups;
 }
+
+/** The version's multi-Region replicas, region to ARN (RemoteVersion.detail.replicas); none when unreplicated. */
+export function replicasOf(version: RemoteVersion): Record<string, string> {
+  const replicas = version.detail.replicas;
+  if (typeof replicas !== "object" || replicas === null) return {};
+  return Object.fromEntries(
+    Object.entries(replicas).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
+}

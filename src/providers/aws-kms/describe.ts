@@ -6,7 +6,10 @@ import { materialsOf } from "./rotation.js";
 import type { AwsRun } from "./run.js";
 import { isSymmetric } from "./support.js";
 
-/** What the cloud says about each version of a copy: the KMS key's state, and for AES its material's. */
+/**
+ * What the cloud says about each version of a copy (the KMS key's state, and for AES its material's), and
+ * where the copy's alias points.
+ */
 
 export type RemoteVersionStatus = RemoteState["versions"][number]["state"];
 
@@ -52,4 +55,10 @@ export async function describeCopy(run: AwsRun, copy: RemoteCopy): Promise<Remot
   }));
   const gone: readonly RemoteVersionStatus[] = ["deleted", "pending-deletion"];
   return { exists: versions.some((version) => !gone.includes(version.state)), versions };
+}
+
+/** The key the alias points at; it may have gone with a deleted key, or still name one pending deletion. */
+export async function aliasTargetOf(run: AwsRun, copy: RemoteCopy): Promise<string | null> {
+  if (!copy.remoteName) return null;
+  return (await describeKey(run, copy.remoteName))?.Arn ?? null;
 }

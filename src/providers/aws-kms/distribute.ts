@@ -1,10 +1,11 @@
 import { InvalidInputError } from "../../errors/invalid-input-error.js";
 import type { RemoteCopy, RemoteVersion, VersionSource } from "../kms-provider.js";
 import { pointAlias } from "./alias.js";
-import { type CopyLayout, emptyCopy, latestOf, layoutOf } from "./copy.js";
+import { type CopyLayout, emptyCopy, latestOf, layoutOf, replicasOf } from "./copy.js";
 import { importFirstMaterial, importNewMaterial } from "./import-material.js";
 import { ENTRY } from "./journal.js";
 import { createVersionKey } from "./remote-keys.js";
+import { replicateVersion } from "./replicas.js";
 import { MAX_ON_DEMAND_ROTATIONS, onDemandRotationCount, rotateTo } from "./rotation.js";
 import type { AwsRun } from "./run.js";
 import { isSymmetric } from "./support.js";
@@ -40,9 +41,14 @@ export async function rotateCopy(run: AwsRun, copy: RemoteCopy, version: Version
   return finish(run, await addVersion(run, copy, version));
 }
 
+/** The alias follows the latest version in every region: aliases are per region, like the keys. */
 async function finish(run: AwsRun, copy: RemoteCopy): Promise<RemoteCopy> {
   const latest = latestOf(copy);
-  if (latest) await pointAlias(run, copy.remoteName, latest.remoteId);
+  if (!latest) return copy;
+  await pointAlias(run, copy.remoteName, latest.remoteId);
+  for (const [region, arn] of Object.entries(replicasOf(latest))) {
+    await pointAlias(run.inRegion(region), copy.remoteName, arn);
+  }
   return copy;
 }
 
@@ -83,8 +89,9 @@ async function addVersion(run: AwsRun, copy: RemoteCopy, version: VersionSource)
   }
   const arn = await createVersionKey(run, version.version);
   const keyMaterialId = await importFirstMaterial(run, arn, version);
+  const replicas = await replicateVersion(run, arn, version, keyMaterialId);
   const detail = layout.layout === "single-key" ? { singleKeyArn: arn } : {};
-  return withVersion(copy, remoteVersion(version.version, arn, keyMaterialId), detail);
+  return withVersion(copy, remoteVersion(version.version, arn, keyMaterialId, replicas), detail);
 }
 
 /**
@@ -105,12 +112,20 @@ async function needsOwnKey(
   return (await onDemandRotationCount(run, singleKeyArn)) >= MAX_ON_DEMAND_ROTATIONS;
 }
 
-function remoteVersion(version: number, arn: string, keyMaterialId: string | undefined): RemoteVersion {
+function remoteVersion(
+  version: number,
+  arn: string,
+  keyMaterialId: string | undefined,
+  replicas: Record<string, string> = {},
+): RemoteVersion {
   return {
     version,
     remoteId: arn,
     state: "enabled",
-    detail: keyMaterialId === undefined ? {} : { keyMaterialId },
+    detail: {
+      ...(keyMaterialId === undefined ? {} : { keyMaterialId }),
+      ...(Object.keys(replicas).length > 0 ? { replicas } : {}),
+    },
   };
 }
 

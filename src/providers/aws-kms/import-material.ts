@@ -39,10 +39,19 @@ export async function importFirstMaterial(
   run: AwsRun,
   arn: string,
   version: VersionSource,
+  replica?: { keyMaterialId: string | undefined },
 ): Promise<string | undefined> {
   const metadata = await describeKey(run, arn);
   if (!metadata)
     throw new ProviderError("permanent", "NotFoundException", `AWS KMS key ${arn} does not exist`);
+  if (metadata.KeyState === "Creating") {
+    // A new multi-Region replica is Creating for a few seconds (ReplicateKey reference): the step retries.
+    throw new ProviderError(
+      "transient",
+      "KMSInvalidStateException",
+      `AWS KMS key ${arn} is still being created`,
+    );
+  }
   if (metadata.KeyState === "Enabled" || metadata.KeyState === "Disabled") {
     if (!isSymmetric(run.key)) return undefined;
     // Already imported by an earlier attempt; later versions may have been rotated in since.
@@ -57,7 +66,17 @@ export async function importFirstMaterial(
       `AWS KMS key ${arn} is ${metadata.KeyState}: key material cannot be imported into it`,
     );
   }
-  const extra = isSymmetric(run.key) ? { KeyMaterialDescription: materialDescription(version.version) } : {};
+  // A replica takes the primary's material as EXISTING_KEY_MATERIAL (ImportKeyMaterial reference).
+  const replicaExtra: Partial<ImportKeyMaterialCommandInput> =
+    replica === undefined
+      ? {}
+      : {
+          ImportType: "EXISTING_KEY_MATERIAL",
+          ...(replica.keyMaterialId === undefined ? {} : { KeyMaterialId: replica.keyMaterialId }),
+        };
+  const extra = isSymmetric(run.key)
+    ? { KeyMaterialDescription: materialDescription(version.version), ...replicaExtra }
+    : {};
   const answer = await wrapAndImport(run, arn, version, extra, true);
   return answer.KeyMaterialId;
 }

@@ -2,11 +2,12 @@ import type { WrappingKeySpec } from "@aws-sdk/client-kms";
 import type { Logger } from "../../logger.js";
 import type { KeyToDistribute, KmsDestination, KmsProvider, ProviderContext } from "../kms-provider.js";
 import { DEFAULT_RETRY, KmsClientCache, kmsSession, type RetryPolicy } from "./client.js";
-import { describeCopy } from "./describe.js";
+import { aliasTargetOf, describeCopy } from "./describe.js";
 import { distributeVersions, rotateCopy } from "./distribute.js";
 import { listManagedCopies } from "./list-managed.js";
 import { setMinVersion } from "./min-version.js";
 import { removeCopy } from "./remove.js";
+import { disableKey, repairCopy } from "./repair.js";
 import type { AwsRun } from "./run.js";
 import { aliasNameOf, checkSupport, pendingWindowOf } from "./support.js";
 import { verifyCopy } from "./verify.js";
@@ -17,7 +18,8 @@ import { verifyCopy } from "./verify.js";
  * version for RSA and EC, one key with rotated materials for AES), remote-keys.ts (journaled CreateKey and
  * the tag search of the recovery path), import-material.ts (import parameters, wrapping, ImportKeyMaterial),
  * rotation.ts (RotateKeyOnDemand), alias.ts, min-version.ts, remove.ts, describe.ts, verify.ts,
- * list-managed.ts; client.ts (clients per destination, retries, logging) and errors.ts (the error mapping).
+ * list-managed.ts, repair.ts (drift repair); client.ts (clients per destination, retries, logging) and
+ * errors.ts (the error mapping).
  */
 
 export interface AwsKmsProviderDependencies {
@@ -39,12 +41,18 @@ export function createAwsKmsProvider(deps: AwsKmsProviderDependencies = {}): Kms
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...deps.retry };
   const wrappingKeySpec = deps.wrappingKeySpec ?? "RSA_4096";
 
-  const runFor = (ctx: ProviderContext, destination: KmsDestination, key: KeyToDistribute): AwsRun => ({
-    session: kmsSession(clients.clientFor(destination), destination, ctx, retry),
+  const runFor = (
+    ctx: ProviderContext,
+    destination: KmsDestination,
+    key: KeyToDistribute,
+    region = destination.keyCollection,
+  ): AwsRun => ({
+    session: kmsSession(clients.clientFor(destination, region), destination, ctx, retry),
     key,
     now,
     wrappingKeySpec,
     retry,
+    inRegion: (other) => runFor(ctx, destination, key, other),
   });
 
   return {
@@ -67,6 +75,9 @@ export function createAwsKmsProvider(deps: AwsKmsProviderDependencies = {}): Kms
     async describe(ctx, destination, key, copy) {
       return describeCopy(runFor(ctx, destination, key), copy);
     },
+    async nameTarget(ctx, destination, key, copy) {
+      return aliasTargetOf(runFor(ctx, destination, key), copy);
+    },
     async verify(ctx, destination, key, copy, versions) {
       return verifyCopy(runFor(ctx, destination, key), copy, versions);
     },
@@ -74,6 +85,16 @@ export function createAwsKmsProvider(deps: AwsKmsProviderDependencies = {}): Kms
       return listManagedCopies({
         session: kmsSession(clients.clientFor(destination), destination, ctx, retry),
       });
+    },
+    async repair(ctx, destination, key, copy, repair) {
+      checkSupport(destination, key);
+      return repairCopy(runFor(ctx, destination, key), copy, repair);
+    },
+    async disableRemote(ctx, destination, remote) {
+      await disableKey(
+        { session: kmsSession(clients.clientFor(destination), destination, ctx, retry) },
+        remote.remoteId,
+      );
     },
     close: () => clients.close(),
   };

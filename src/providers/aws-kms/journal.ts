@@ -18,6 +18,7 @@ export const ENTRY = {
   createKey: (version: number) => `aws-kms:create-key:v${version}`,
   importNewMaterial: (version: number) => `aws-kms:import-new-material:v${version}`,
   rotate: (version: number) => `aws-kms:rotate:v${version}`,
+  replicate: (version: number, region: string) => `aws-kms:replicate:v${version}:${region}`,
 } as const;
 
 export function readEntry(journal: StepJournal, name: string): JournalEntry | undefined {

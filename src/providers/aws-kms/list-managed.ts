@@ -54,7 +54,7 @@ async function copiesOfKey(reader: AwsReader, arn: string): Promise<ManagedCopy[
   const metadata = await describeKey(reader, arn);
   if (!metadata) return [];
   const keyState = stateOf(metadata);
-  const base = { keyName: parsed.keyName, remoteId: arn, operationId: parsed.operationId };
+  const base = { keyName: parsed.keyName, remoteId: arn, operationId: parsed.operationId, kms: parsed.kms };
   if (metadata.KeySpec === "SYMMETRIC_DEFAULT" && keyState !== "pending-deletion") {
     const described = (await materialsOf(reader, arn)).flatMap((material) => {
       const match = DESCRIBED_VERSION.exec(material.KeyMaterialDescription ?? "");

@@ -3,6 +3,7 @@ import { InvalidInputError } from "../../errors/invalid-input-error.js";
 import type { RemoteCopy } from "../kms-provider.js";
 import { versionsByKey } from "./copy.js";
 import { describeKey } from "./remote-keys.js";
+import { regionalKeys } from "./replicas.js";
 import type { AwsRun } from "./run.js";
 
 /**
@@ -41,30 +42,10 @@ export async function setMinVersion(
       );
     }
   }
-  for (const [arn, versions] of groups) {
-    const enable = versions.every((version) => version.version >= minEnabledVersion);
-    const operation = enable ? "EnableKey" : "DisableKey";
-    // DescribeKey's quota is 400 times EnableKey's and DisableKey's: skip keys already as wanted.
-    const state = (await describeKey(run, arn))?.KeyState;
-    if (state === (enable ? "Enabled" : "Disabled")) continue;
-    await run.session.call(
-      operation,
-      (client, abortSignal) =>
-        enable
-          ? client.send(new EnableKeyCommand({ KeyId: arn }), { abortSignal })
-          : client.send(new DisableKeyCommand({ KeyId: arn }), { abortSignal }),
-      { idempotent: true, key: run.key.name, version: versions[0]?.version, arn },
-    );
-    run.session.ctx.logger.info(
-      {
-        op: operation,
-        kms: run.session.destination.name,
-        key: run.key.name,
-        version: versions[0]?.version,
-        arn,
-      },
-      enable ? "aws-kms key enabled" : "aws-kms key disabled",
-    );
+  // Key states are per region: each multi-Region replica is enabled or disabled like its primary.
+  for (const target of regionalKeys(run, copy)) {
+    const enable = target.versions.every((version) => version.version >= minEnabledVersion);
+    await setEnabled(target.run, target.arn, enable, target.versions[0]?.version);
   }
   return {
     ...copy,
@@ -73,4 +54,28 @@ export async function setMinVersion(
       state: version.version >= minEnabledVersion ? "enabled" : "disabled",
     })),
   };
+}
+
+async function setEnabled(
+  run: AwsRun,
+  arn: string,
+  enable: boolean,
+  version: number | undefined,
+): Promise<void> {
+  const operation = enable ? "EnableKey" : "DisableKey";
+  // DescribeKey's quota is 400 times EnableKey's and DisableKey's: skip keys already as wanted.
+  const state = (await describeKey(run, arn))?.KeyState;
+  if (state === (enable ? "Enabled" : "Disabled")) return;
+  await run.session.call(
+    operation,
+    (client, abortSignal) =>
+      enable
+        ? client.send(new EnableKeyCommand({ KeyId: arn }), { abortSignal })
+        : client.send(new DisableKeyCommand({ KeyId: arn }), { abortSignal }),
+    { idempotent: true, key: run.key.name, version, arn },
+  );
+  run.session.ctx.logger.info(
+    { op: operation, kms: run.session.destination.name, key: run.key.name, version, arn },
+    enable ? "aws-kms key enabled" : "aws-kms key disabled",
+  );
 }

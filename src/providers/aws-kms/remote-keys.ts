@@ -9,7 +9,7 @@ import { ProviderError } from "../provider-error.js";
 import { keyferryTags, tagsMatch } from "../tags.js";
 import { ENTRY, readEntry, writeDone, writeIntent } from "./journal.js";
 import type { AwsReader, AwsRun } from "./run.js";
-import { KEY_SPECS, keyUsageOf } from "./support.js";
+import { KEY_SPECS, keyUsageOf, replicaRegionsOf } from "./support.js";
 
 /**
  * KMS keys: the journaled CreateKey, and finding keys by keyferry's tags. The tag search reads every key of
@@ -45,8 +45,10 @@ export async function createVersionKey(run: AwsRun, version: number): Promise<st
           Origin: "EXTERNAL",
           KeySpec: KEY_SPECS[key.type],
           KeyUsage: keyUsageOf(key),
-          Description: `keyferry key ${key.name} v${version} (${key.type}; ${key.purposes.join(", ")})`,
+          Description: keyDescription(key, version),
           Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+          // A primary that replicas in the destination's replica regions can follow (replicas.ts).
+          ...(replicaRegionsOf(session.destination).length > 0 ? { MultiRegion: true } : {}),
         }),
         { abortSignal },
       ),
@@ -60,6 +62,10 @@ export async function createVersionKey(run: AwsRun, version: number): Promise<st
     "aws-kms key created",
   );
   return arn;
+}
+
+export function keyDescription(key: AwsRun["key"], version: number): string {
+  return `keyferry key ${key.name} v${version} (${key.type}; ${key.purposes.join(", ")})`;
 }
 
 /** DescribeKey, or undefined when the key does not exist (any more). */

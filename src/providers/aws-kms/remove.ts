@@ -6,53 +6,63 @@ import {
 } from "@aws-sdk/client-kms";
 import type { RemoteCopy } from "../kms-provider.js";
 import { deleteAlias, isRemote } from "./alias.js";
-import { versionsByKey } from "./copy.js";
 import { describeKey } from "./remote-keys.js";
+import { type RegionalKey, regionalKeys } from "./replicas.js";
 import type { AwsRun } from "./run.js";
 
 /**
  * Remove a copy (SPEC section 4): first every key stops working at once — DeleteImportedKeyMaterial turns
  * it PendingImport, which unlike DisableKey cannot be undone by anyone holding kms:EnableKey, only by
  * importing the material again — then the alias goes, then deletion is scheduled with the destination's
- * waiting period. Each key's state is read first, so a repeated call skips what is done. The original key
+ * waiting period, in every region that holds a multi-Region replica too. Each key's state is read first, so a repeated call skips what is done. The original key
  * stays in keyferry, and a later distribute creates new KMS keys and the alias again.
  */
 export async function removeCopy(run: AwsRun, copy: RemoteCopy, pendingWindowDays: number): Promise<void> {
-  const toSchedule: string[] = [];
-  for (const [arn, versions] of versionsByKey(copy)) {
-    const state = (await describeKey(run, arn))?.KeyState;
-    if (state === undefined || state === "PendingDeletion") continue;
+  // Replicas come first: KMS deletes a multi-Region primary only after its replicas (a primary scheduled
+  // while they exist waits in PendingReplicaDeletion).
+  const targets = regionalKeys(run, copy);
+  const toSchedule: RegionalKey[] = [];
+  for (const target of targets) {
+    const state = (await describeKey(target.run, target.arn))?.KeyState;
+    if (state === undefined || state === "PendingDeletion" || state === "PendingReplicaDeletion") continue;
     if (state === "Enabled" || state === "Disabled") {
       await callUnlessAlready(
-        run,
-        arn,
+        target.run,
+        target.arn,
         "DeleteImportedKeyMaterial",
         (client, abortSignal) =>
-          client.send(new DeleteImportedKeyMaterialCommand({ KeyId: arn }), { abortSignal }),
-        ["PendingImport", "PendingDeletion"],
-        versions[0]?.version,
+          client.send(new DeleteImportedKeyMaterialCommand({ KeyId: target.arn }), { abortSignal }),
+        ["PendingImport", "PendingDeletion", "PendingReplicaDeletion"],
+        target.versions[0]?.version,
       );
     }
-    toSchedule.push(arn);
+    toSchedule.push(target);
   }
   // The alias may already name a newer copy of the same key (redistributed meanwhile): that one stays.
-  const aliasTarget = (await describeKey(run, copy.remoteName))?.Arn;
-  if (aliasTarget !== undefined && versionsByKey(copy).has(aliasTarget))
-    await deleteAlias(run, copy.remoteName);
-  for (const arn of toSchedule) {
+  const regions = new Map<string, { run: AwsRun; arns: Set<string> }>();
+  for (const target of targets) {
+    const entry = regions.get(target.region) ?? { run: target.run, arns: new Set<string>() };
+    entry.arns.add(target.arn);
+    regions.set(target.region, entry);
+  }
+  for (const { run: regionRun, arns } of regions.values()) {
+    const aliasTarget = (await describeKey(regionRun, copy.remoteName))?.Arn;
+    if (aliasTarget !== undefined && arns.has(aliasTarget)) await deleteAlias(regionRun, copy.remoteName);
+  }
+  for (const { run: targetRun, arn } of toSchedule) {
     await callUnlessAlready(
-      run,
+      targetRun,
       arn,
       "ScheduleKeyDeletion",
       (client, abortSignal) =>
         client.send(new ScheduleKeyDeletionCommand({ KeyId: arn, PendingWindowInDays: pendingWindowDays }), {
           abortSignal,
         }),
-      ["PendingDeletion"],
+      ["PendingDeletion", "PendingReplicaDeletion"],
       undefined,
     );
-    run.session.ctx.logger.info(
-      { op: "ScheduleKeyDeletion", kms: run.session.destination.name, key: run.key.name, arn },
+    targetRun.session.ctx.logger.info(
+      { op: "ScheduleKeyDeletion", kms: targetRun.session.destination.name, key: targetRun.key.name, arn },
       "aws-kms key deletion scheduled",
     );
   }

@@ -10,6 +10,8 @@ export interface AwsRun {
   /** GetParametersForImport's WrappingKeySpec; RSA_4096 unless a test asks for a faster one. */
   wrappingKeySpec: WrappingKeySpec;
   retry: RetryPolicy;
+  /** The same run against another region of the destination's account (multi-Region replicas). */
+  inRegion(region: string): AwsRun;
 }
 
 /** Enough to read from KMS: the key is only named in log lines, and listing keys has none. */

@@ -72,6 +72,53 @@ export function checkSupport(destination: KmsDestination, key: KeyToDistribute):
     );
   }
   pendingWindowOf(destination);
+  checkReplicaRegions(destination, key);
+}
+
+/** keyferry's bound on replica regions per destination (also checked by the options schema). */
+const MAX_REPLICA_REGIONS = 10;
+
+/** The destination's replica regions (multi-Region keys), none by default. */
+export function replicaRegionsOf(destination: KmsDestination): readonly string[] {
+  return destination.options.replicaRegions ?? [];
+}
+
+/**
+ * Replica regions: valid, unique, not the destination's own region, at most 10. AES keys in the `single-key`
+ * layout are refused with replicas: AWS allows it (new material into the primary, the same into each replica
+ * as EXISTING_KEY_MATERIAL, then RotateKeyOnDemand on the primary), but keyferry does not implement that
+ * sequence yet; the default `key-per-version` layout replicates each version's key.
+ */
+function checkReplicaRegions(destination: KmsDestination, key: KeyToDistribute): void {
+  const regions = replicaRegionsOf(destination);
+  if (regions.length === 0) return;
+  const field = { field: "options.replicaRegions" };
+  if (regions.length > MAX_REPLICA_REGIONS) {
+    throw refusal("invalid_replica_regions", `at most ${MAX_REPLICA_REGIONS} replica regions`, field);
+  }
+  if (regions.some((region) => !REGION.test(region)) || new Set(regions).size !== regions.length) {
+    throw refusal(
+      "invalid_replica_regions",
+      "replicaRegions must be unique AWS regions such as us-east-1",
+      field,
+    );
+  }
+  if (regions.includes(destination.keyCollection)) {
+    throw refusal(
+      "invalid_replica_regions",
+      `replicaRegions must not name the destination's own region ${destination.keyCollection}`,
+      field,
+    );
+  }
+  if (isSymmetric(key) && destination.options.awsSymmetricLayout === "single-key") {
+    throw refusal(
+      "unsupported_replication",
+      `keyferry replicates AES keys to other regions only in the key-per-version layout: kms ${destination.name} ` +
+        'has awsSymmetricLayout "single-key" and replicaRegions; rotating a multi-Region key\'s imported ' +
+        "material in place is not implemented",
+      { ...field, key: key.name },
+    );
+  }
 }
 
 function checkPurposes(key: KeyToDistribute): void {

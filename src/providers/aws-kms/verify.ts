@@ -4,6 +4,7 @@ import type { RemoteCopy, VerifyReport, VersionSource } from "../kms-provider.js
 import { keyMaterialIdOf, latestOf, versionsByKey } from "./copy.js";
 import { type KeyFacts, keyFactsOf, statusOf } from "./describe.js";
 import { describeKey } from "./remote-keys.js";
+import { verifyReplicas } from "./replica-verify.js";
 import type { AwsRun } from "./run.js";
 import { isSymmetric, KEY_SPECS, keyUsageOf } from "./support.js";
 
@@ -12,10 +13,11 @@ import { isSymmetric, KEY_SPECS, keyUsageOf } from "./support.js";
  * alias points at the latest version, asymmetric keys return our public key, and AES keys encrypt and
  * decrypt random bytes with the expected material current. Older AES versions inside a single key cannot be
  * exercised (Encrypt always uses the current material); their material must be listed as imported.
- * Disabled versions are checked by state only: KMS refuses to use them.
+ * Disabled versions are checked by state only: KMS refuses to use them. Multi-Region replicas are checked
+ * in their regions (replica-verify.ts).
  */
 
-type Outcome = { ok: boolean; reason?: string };
+export type Outcome = { ok: boolean; reason?: string };
 
 export async function verifyCopy(
   run: AwsRun,
@@ -26,9 +28,10 @@ export async function verifyCopy(
   const aliasTarget = (await describeKey(run, copy.remoteName))?.Arn;
   const results: VerifyReport["versions"] = [];
   for (const source of versions) {
+    const primary = await verifyVersion(run, copy, source, facts, aliasTarget);
     results.push({
       version: source.version,
-      ...(await verifyVersion(run, copy, source, facts, aliasTarget)),
+      ...(primary.ok ? await verifyReplicas(run, copy, source) : primary),
     });
   }
   return { ok: results.length > 0 && results.every((result) => result.ok), versions: results };
@@ -81,7 +84,7 @@ async function verifyVersion(
   return roundTrip(run, arn, materialId);
 }
 
-async function comparePublicKey(run: AwsRun, arn: string, source: VersionSource): Promise<Outcome> {
+export async function comparePublicKey(run: AwsRun, arn: string, source: VersionSource): Promise<Outcome> {
   if (!source.publicKey) return { ok: false, reason: `v${source.version} has no public key to compare` };
   const answer = await run.session.call(
     "GetPublicKey",

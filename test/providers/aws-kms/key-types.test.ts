@@ -135,6 +135,7 @@ describe("AWS KMS provider: every key type", () => {
       "attempt",
       "delayMs",
       "revision",
+      "region",
     ]);
     expect(harness.logs.length).toBeGreaterThan(0);
     for (const line of harness.logs) for (const field of Object.keys(line)) expect(allowed).toContain(field);

@@ -7,12 +7,17 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
  *
  *   magic "KF" | version 1 | key id (16 bytes, the UUID) | material id (32 bytes) | IV (12) | ciphertext | tag (16)
  *
+ * Version 2 is the same for multi-Region keys, whose id is `mrk-` and 16 bytes in hex: a blob made in one
+ * region names the key id its related keys in other regions share, so they decrypt it.
+ *
  * AES-256-GCM; the additional data is the header (everything before the ciphertext) followed by the
  * canonical encryption context, so neither can be changed without Decrypt failing.
  */
 
 const MAGIC = Buffer.from("KF", "latin1");
 const VERSION = 1;
+const MULTI_REGION_VERSION = 2;
+const MRK_PREFIX = "mrk-";
 const KEY_ID_BYTES = 16;
 const MATERIAL_ID_BYTES = 32;
 const IV_BYTES = 12;
@@ -34,10 +39,11 @@ export function encryptSymmetric(
   plaintext: Buffer,
   context: Record<string, string>,
 ): Buffer {
+  const multiRegion = keyId.startsWith(MRK_PREFIX);
   const header = Buffer.concat([
     MAGIC,
-    Buffer.of(VERSION),
-    Buffer.from(keyId.replaceAll("-", ""), "hex"),
+    Buffer.of(multiRegion ? MULTI_REGION_VERSION : VERSION),
+    Buffer.from(multiRegion ? keyId.slice(MRK_PREFIX.length) : keyId.replaceAll("-", ""), "hex"),
     Buffer.from(materialId, "hex"),
     randomBytes(IV_BYTES),
   ]);
@@ -49,18 +55,23 @@ export function encryptSymmetric(
 /** Split a blob into its parts, or undefined when it is not one of ours. */
 export function parseCiphertext(blob: Buffer): ParsedCiphertext | undefined {
   if (blob.length < HEADER_BYTES + TAG_BYTES) return undefined;
-  if (!blob.subarray(0, MAGIC.length).equals(MAGIC) || blob[MAGIC.length] !== VERSION) return undefined;
+  const version = blob[MAGIC.length];
+  if (!blob.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  if (version !== VERSION && version !== MULTI_REGION_VERSION) return undefined;
   const keyStart = MAGIC.length + 1;
   const materialStart = keyStart + KEY_ID_BYTES;
   const keyHex = blob.subarray(keyStart, materialStart).toString("hex");
   const materialId = blob.subarray(materialStart, materialStart + MATERIAL_ID_BYTES).toString("hex");
-  const keyId = [
-    keyHex.slice(0, 8),
-    keyHex.slice(8, 12),
-    keyHex.slice(12, 16),
-    keyHex.slice(16, 20),
-    keyHex.slice(20),
-  ].join("-");
+  const keyId =
+    version === MULTI_REGION_VERSION
+      ? `${MRK_PREFIX}${keyHex}`
+      : [
+          keyHex.slice(0, 8),
+          keyHex.slice(8, 12),
+          keyHex.slice(12, 16),
+          keyHex.slice(16, 20),
+          keyHex.slice(20),
+        ].join("-");
   return {
     keyId,
     materialId,

@@ -88,7 +88,7 @@ export function updateAlias(input: unknown, context: OperationContext): Operatio
   checkAliasName(context, request.AliasName);
   const alias = existingAlias(context, request.AliasName);
   const key = targetKey(context, request.TargetKeyId);
-  const current = context.state.keys.get(alias.targetKeyId);
+  const current = context.state.getKey(alias.region, alias.targetKeyId);
   if (current && (isSymmetric(current) !== isSymmetric(key) || current.keyUsage !== key.keyUsage)) {
     throw validation(
       `${alias.name} points to a ${describeType(current)} key; the new target key must be of the same type and key usage`,

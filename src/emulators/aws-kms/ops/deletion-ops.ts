@@ -7,7 +7,9 @@ import { keyIdMember, parseInput } from "../validation.js";
 
 /**
  * ScheduleKeyDeletion (7..30 days, default 30) and CancelKeyDeletion. When the waiting period ends the key
- * goes for good (applyTime in materials.ts), with its aliases.
+ * goes for good (applyTime in materials.ts), with its aliases. A multi-Region primary key that still has
+ * replicas (in any state) becomes PendingReplicaDeletion instead: unusable, with no deletion date, until the
+ * last replica is deleted for good; then its own waiting period starts (ScheduleKeyDeletion reference).
  */
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -22,9 +24,14 @@ export function scheduleKeyDeletion(input: unknown, context: OperationContext): 
   const key = findKey(context, request.KeyId, { aliases: false });
   requireState(key, ["Enabled", "Disabled", "PendingImport"]);
   const days = request.PendingWindowInDays ?? 30;
+  key.pendingWindowInDays = days;
+  if (key.multiRegion === "PRIMARY" && context.state.relatedKeys(key).length > 0) {
+    key.state = "PendingReplicaDeletion";
+    key.deletionDate = undefined;
+    return { KeyId: keyArn(key), KeyState: key.state, PendingWindowInDays: days };
+  }
   key.state = "PendingDeletion";
   key.deletionDate = context.now + days * DAY_MS;
-  key.pendingWindowInDays = days;
   return {
     KeyId: keyArn(key),
     DeletionDate: epochSeconds(key.deletionDate),
@@ -42,7 +49,7 @@ const CancelKeyDeletionInput = z.object({ KeyId: keyIdMember });
 export function cancelKeyDeletion(input: unknown, context: OperationContext): OperationOutput {
   const request = parseInput(CancelKeyDeletionInput, input);
   const key = findKey(context, request.KeyId, { aliases: false });
-  requireState(key, ["PendingDeletion"]);
+  requireState(key, ["PendingDeletion", "PendingReplicaDeletion"]);
   key.state = key.origin === "EXTERNAL" && !hasAllMaterial(key) ? "PendingImport" : "Disabled";
   key.deletionDate = undefined;
   key.pendingWindowInDays = undefined;

@@ -15,6 +15,7 @@ import { type ExpirationModel, type ImportParameters, type KmsKey, keyArn } from
 import { blob, keyIdMember, parseInput, timestamp } from "../validation.js";
 import { requireImportable } from "./import-parameters-ops.js";
 import { importAsymmetric, importSymmetric } from "./material-import.js";
+import { importSymmetricReplica, requireSetMaterial } from "./multi-region-material.js";
 
 /** ImportKeyMaterial and DeleteImportedKeyMaterial. */
 
@@ -49,9 +50,13 @@ export function importKeyMaterial(input: unknown, context: OperationContext): Op
   const material = unwrap(parameters, request.EncryptedKeyMaterial);
   let kept = false;
   try {
-    const materialId = isSymmetric(key)
-      ? importSymmetric(key, material, request, expiration)
-      : importAsymmetric(key, material, request, expiration);
+    const related = context.state.relatedKeys(key);
+    requireSetMaterial(key, related, material);
+    const materialId = !isSymmetric(key)
+      ? importAsymmetric(key, material, request, expiration)
+      : key.multiRegion === "REPLICA"
+        ? importSymmetricReplica(key, related, material, request, expiration)
+        : importSymmetric(key, material, request, expiration);
     kept = true;
     refreshImportState(key);
     return materialId === undefined

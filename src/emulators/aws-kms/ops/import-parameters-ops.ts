@@ -1,4 +1,4 @@
-import { generateKeyPair, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { z } from "zod";
 import {
@@ -25,7 +25,6 @@ import { keyIdMember, parseInput } from "../validation.js";
  * - ECC_NIST_P521 material under RSAES_OAEP_* with an RSA_2048 wrapping key.
  */
 
-const generateKeyPairAsync = promisify(generateKeyPair);
 const randomBytesAsync = promisify(randomBytes);
 
 export const IMPORT_PARAMETERS_LIFETIME_MS = 24 * 3600 * 1000;
@@ -59,11 +58,10 @@ export async function getParametersForImport(
   requireState(key, ["Enabled", "Disabled", "PendingImport"]);
   const { algorithm, wrappingKeySpec } = checkCombination(key, request);
 
-  // On libuv's threadpool: an RSA-4096 generation takes about a second and must not stall other requests.
-  const pair = await generateKeyPairAsync("rsa", { modulusLength: WRAPPING_KEY_BITS[wrappingKeySpec] });
+  const pair = await context.wrappingKeyPair(WRAPPING_KEY_BITS[wrappingKeySpec]);
   const token = Buffer.concat([Buffer.of(TOKEN_VERSION), await randomBytesAsync(TOKEN_RANDOM_BYTES)]);
   // The key may have reached the end of its deletion window while the pair was being generated.
-  if (!context.state.keys.has(key.id)) throw notFound(`Key '${keyArn(key)}' does not exist`);
+  if (context.state.getKey(key.region, key.id) !== key) throw notFound(`Key '${keyArn(key)}' does not exist`);
   const validTo = context.now + IMPORT_PARAMETERS_LIFETIME_MS;
   context.state.importParameters.set(token.toString("hex"), {
     keyId: key.id,

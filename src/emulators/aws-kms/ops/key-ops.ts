@@ -50,10 +50,9 @@ export async function createKey(input: unknown, context: OperationContext): Prom
   if (request.CustomKeyStoreId !== undefined || request.XksKeyId !== undefined) {
     throw unsupported("Custom key stores are not supported by this emulator");
   }
-  if (request.MultiRegion) throw unsupported("Multi-Region keys are not supported by this emulator");
-
   const key: KmsKey = {
-    id: randomUUID(),
+    // Multi-Region key ids are `mrk-` and 32 hex digits, shared by the primary and its replicas.
+    id: request.MultiRegion ? `mrk-${randomBytes(16).toString("hex")}` : randomUUID(),
     region: context.region,
     accountId: context.accountId,
     createdAt: context.now,
@@ -69,13 +68,14 @@ export async function createKey(input: unknown, context: OperationContext): Prom
     publicKey: undefined,
     onDemandRotations: 0,
     privateKeyObject: undefined,
+    multiRegion: request.MultiRegion ? "PRIMARY" : undefined,
   };
   // Tags are checked before any CPU is spent on key generation.
   addTags(key, request.Tags ?? []);
   if (origin === "AWS_KMS") await generateFor(key);
-  context.state.keys.set(key.id, key);
+  context.state.putKey(key);
   context.noteKey(key.id);
-  return { KeyMetadata: keyMetadata(key) };
+  return { KeyMetadata: keyMetadata(key, context.state) };
 }
 
 /** AWS_KMS origin: the service makes the material (on libuv's threadpool here: RSA takes a while). */
@@ -131,7 +131,9 @@ const KeyIdInput = z.object({ KeyId: keyIdMember, GrantTokens: z.array(z.string(
 
 export function describeKey(input: unknown, context: OperationContext): OperationOutput {
   const request = parseInput(KeyIdInput, input);
-  return { KeyMetadata: keyMetadata(findKey(context, request.KeyId, { aliases: true })) };
+  return {
+    KeyMetadata: keyMetadata(findKey(context, request.KeyId, { aliases: true }), context.state),
+  };
 }
 
 const ListKeysInput = z.object({

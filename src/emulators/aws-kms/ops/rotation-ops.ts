@@ -26,9 +26,16 @@ function requireRotatable(key: KmsKey): void {
   }
 }
 
+/**
+ * A multi-Region set rotates from its primary, and with imported material only once every replica holds the
+ * new material too (RotateKeyOnDemand reference); the replicas rotate with it.
+ */
 export function rotateKeyOnDemand(input: unknown, context: OperationContext): OperationOutput {
   const key = findKey(context, parseInput(KeyIdInput, input).KeyId, { aliases: false });
   requireRotatable(key);
+  if (key.multiRegion === "REPLICA") {
+    throw unsupported(`${keyArn(key)} is a multi-Region replica key: rotate its primary key`);
+  }
   requireUsable(key);
   if (key.onDemandRotations >= MAX_ON_DEMAND_ROTATIONS) {
     throw limitExceeded(
@@ -36,13 +43,31 @@ export function rotateKeyOnDemand(input: unknown, context: OperationContext): Op
     );
   }
   const next = key.origin === "EXTERNAL" ? pendingMaterial(key) : generatedMaterial(key);
-  const current = currentMaterial(key);
-  if (current) current.state = "NON_CURRENT";
-  next.state = "CURRENT";
-  next.rotationDate = context.now;
-  next.rotationType = "ON_DEMAND";
-  key.onDemandRotations += 1;
+  const replicas = context.state.relatedKeys(key);
+  const lagging = replicas.filter((replica) => !replica.materials.some((record) => record.id === next.id));
+  if (key.origin === "EXTERNAL" && lagging.length > 0) {
+    throw invalidState(
+      `${keyArn(key)} cannot rotate: import the new key material into its replica keys first (` +
+        `${lagging.map((replica) => replica.region).join(", ")})`,
+    );
+  }
+  for (const member of [key, ...replicas]) makeCurrent(member, next, context.now);
   return { KeyId: key.id };
+}
+
+function makeCurrent(key: KmsKey, next: KeyMaterialRecord, now: number): void {
+  let record = key.materials.find((candidate) => candidate.id === next.id);
+  if (!record) {
+    // AWS_KMS material reaches the replicas through KMS itself.
+    record = { ...next, material: next.material ? Buffer.from(next.material) : undefined };
+    key.materials.push(record);
+  }
+  const current = currentMaterial(key);
+  if (current && current !== record) current.state = "NON_CURRENT";
+  record.state = "CURRENT";
+  record.rotationDate = now;
+  record.rotationType = "ON_DEMAND";
+  key.onDemandRotations += 1;
 }
 
 function pendingMaterial(key: KmsKey): KeyMaterialRecord {
