@@ -43,6 +43,8 @@ export interface EngineDependencies {
   providers: ProviderRegistry;
   limits: DestinationLimits;
   logger: Logger;
+  /** Tells the outbox relay that rows are waiting (a bulk operation accepted children); it polls anyway. */
+  nudge?: () => void;
 }
 
 export type RunOutcome =

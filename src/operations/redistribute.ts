@@ -68,6 +68,7 @@ export async function processRedistribute(ctx: OperationContext): Promise<void> 
         return planned;
       });
       if (!batch) break;
+      if (batch.children.length > 0) ctx.deps.nudge?.();
       children += batch.children.length;
       skipped += batch.skipped;
       if (batch.lastKeyName === undefined) break;

@@ -89,6 +89,7 @@ export async function startWorkerProcess(
     providers,
     limits: instrumentLimits(limits, metrics),
     logger: logger.child({ component: "engine" }),
+    nudge: () => relay.nudge(),
   };
 
   const relay = startRelay({

@@ -85,6 +85,7 @@ export function createDestinationLimits(
       operation,
       options.worker.rateLimitScale,
       kms.options.rateLimitPerSecond,
+      kms.provider === "azurekeyvault" && kms.options.managedHsm === true,
     );
     // The published quotas belong to the account and region (AWS) or the vault (Azure), not to one destination.
     const owner = kms.options.rateLimitPerSecond === undefined ? (kms.quotaScope ?? kms.name) : kms.name;

@@ -12,7 +12,8 @@ export interface Quota {
   windowMs: number;
 }
 
-const aws = (bucket: string, perSecond: number): Quota => ({ bucket, limit: perSecond, windowMs: 1000 });
+const perSecond = (bucket: string, limit: number): Quota => ({ bucket, limit, windowMs: 1000 });
+const aws = perSecond;
 const azure = (bucket: string, per10s: number): Quota => ({ bucket, limit: per10s, windowMs: 10_000 });
 
 const AWS_QUOTAS: Record<string, Quota> = {
@@ -51,11 +52,19 @@ const AZURE_QUOTAS: Record<string, Quota> = {
   importKey: azure("hsm-create", 10),
 };
 const AZURE_OTHER = azure("hsm-other", 250);
+// A Managed HSM publishes per-second limits of its own: 1 create (import included) per second, and for
+// everything else the smallest of its per-operation figures (ECDSA P-521 verify, 28/s).
+const MANAGED_HSM_QUOTAS: Record<string, Quota> = {
+  createKey: perSecond("mhsm-create", 1),
+  importKey: perSecond("mhsm-create", 1),
+};
+const MANAGED_HSM_OTHER = perSecond("mhsm-other", 28);
 // Operations a provider calls that are not in the table: the strictest per-second quota of the cloud.
 const AWS_OTHER = aws("other", 5);
 
-export function quotaFor(provider: Provider, operation: string): Quota {
+export function quotaFor(provider: Provider, operation: string, managedHsm = false): Quota {
   if (provider === "awskms") return AWS_QUOTAS[operation] ?? AWS_OTHER;
+  if (managedHsm) return MANAGED_HSM_QUOTAS[operation] ?? MANAGED_HSM_OTHER;
   return AZURE_QUOTAS[operation] ?? AZURE_OTHER;
 }
 
@@ -84,6 +93,7 @@ export function bucketRate(
   operation: string,
   scale: number,
   rateLimitPerSecond: number | undefined,
+  managedHsm = false,
 ): BucketRate {
   if (rateLimitPerSecond !== undefined && rateLimitPerSecond > 0) {
     return {
@@ -92,7 +102,7 @@ export function bucketRate(
       ratePerMs: rateLimitPerSecond / 1000,
     };
   }
-  const quota = quotaFor(provider, operation);
+  const quota = quotaFor(provider, operation, managedHsm);
   const limit = quota.limit * scale * QUOTA_HEADROOM;
   return { bucket: quota.bucket, capacity: Math.max(1, limit), ratePerMs: limit / quota.windowMs };
 }
