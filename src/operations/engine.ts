@@ -45,6 +45,8 @@ export interface EngineDependencies {
   logger: Logger;
   /** Tells the outbox relay that rows are waiting (a bulk operation accepted children); it polls anyway. */
   nudge?: () => void;
+  /** A bulk operation's children in flight per destination, unless the destination's `concurrency` says. */
+  bulkWindow?: number;
 }
 
 export type RunOutcome =

@@ -11,6 +11,8 @@ export interface NewOperation {
   parentId?: string | null;
   /** The validated request, never secrets. */
   input?: Record<string, unknown>;
+  /** A bulk operation's child kept out of the queue until its parent releases it (no outbox row yet). */
+  held?: boolean;
   /** The API token that asked for it. */
   requestedBy?: string | null;
   /** For the ledger: who asked (a token's name) and the names the entry is filed under. */
@@ -50,6 +52,7 @@ export async function acceptOperations(
         kmsId: request.kmsId ?? null,
         parentId: request.parentId ?? null,
         input: request.input ?? {},
+        held: request.held === true,
         requestedBy: request.requestedBy ?? null,
       })),
     )
@@ -60,9 +63,12 @@ export async function acceptOperations(
     if (!row) throw new Error("inserting operations returned too few rows");
     return row;
   });
-  await tx
-    .insert(outbox)
-    .values(accepted.map((operation) => ({ operationId: operation.id, queue: OPERATIONS_QUEUE })));
+  const queued = accepted.filter((operation) => !operation.held);
+  if (queued.length > 0) {
+    await tx
+      .insert(outbox)
+      .values(queued.map((operation) => ({ operationId: operation.id, queue: OPERATIONS_QUEUE })));
+  }
   await appendToLedger(
     tx,
     accepted.map((operation, i) => {

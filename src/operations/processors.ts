@@ -1,9 +1,10 @@
-import type { Database, Queryable } from "../db/client.js";
+import type { Queryable } from "../db/client.js";
 import type { OperationType } from "../db/schema/index.js";
 import type { OperationContext, OperationRow } from "./context.js";
 import { processCreate } from "./create.js";
 import { processDelete } from "./delete.js";
 import { failDistribute, processDistribute } from "./distribute.js";
+import type { EngineDependencies } from "./engine.js";
 import { processReconcile, reconcileWait } from "./reconcile.js";
 import { processRedistribute, redistributeWait } from "./redistribute.js";
 import { processRemove } from "./remove.js";
@@ -15,7 +16,7 @@ export interface Processor {
   /** Called in the transaction that marks the operation failed, to leave its rows in a clear state. */
   onFailed?(ctx: OperationContext, tx: Queryable): Promise<void>;
   /** Milliseconds to wait before running at all (a bulk parent whose children are busy), else undefined. */
-  waitBeforeRun?(db: Database, operation: OperationRow): Promise<number | undefined>;
+  waitBeforeRun?(deps: EngineDependencies, operation: OperationRow): Promise<number | undefined>;
 }
 
 /** Every operation type the engine runs, and the file that says what it does. */

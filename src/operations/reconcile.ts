@@ -130,7 +130,10 @@ async function annotateCompare(
  * Reconciles of one destination run one at a time, in the order they were accepted: two heals at once would
  * each repair the same drift under their own operation id, and so each import its own copy.
  */
-export async function reconcileWait(db: Database, operation: OperationRow): Promise<number | undefined> {
+export async function reconcileWait(
+  { db }: { db: Database },
+  operation: OperationRow,
+): Promise<number | undefined> {
   if (!operation.kmsId) return undefined;
   const earlier = await db
     .select({ id: operations.id })

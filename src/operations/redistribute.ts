@@ -4,8 +4,10 @@ import { operationSteps, operations } from "../db/schema/index.js";
 import { InvalidInputError } from "../errors/invalid-input-error.js";
 import { KeyferryError } from "../errors/keyferry-error.js";
 import { appendToLedger } from "../ledger/append.js";
+import { DEFAULT_BULK_WINDOW, releaseChildren } from "./bulk-release.js";
 import type { OperationRow } from "./context.js";
 import { destinationStep, type OperationContext, record } from "./context.js";
+import type { EngineDependencies } from "./engine.js";
 import { ChildrenPendingError, OperationCanceledError } from "./errors.js";
 import { acceptOperations } from "./intake.js";
 import { type RedistributeInput, redistributeInputSchema } from "./redistribute-input.js";
@@ -63,12 +65,13 @@ export async function processRedistribute(ctx: OperationContext): Promise<void> 
             actor: "worker",
             keyName: child.keyName,
             kmsName: child.kmsName,
+            held: true,
           })),
         );
         return planned;
       });
       if (!batch) break;
-      if (batch.children.length > 0) ctx.deps.nudge?.();
+      if (batch.children.length > 0) await release(ctx.deps, parentId);
       children += batch.children.length;
       skipped += batch.skipped;
       if (batch.lastKeyName === undefined) break;
@@ -111,13 +114,25 @@ export async function processRedistribute(ctx: OperationContext): Promise<void> 
  * Asked before a run starts: while the plan is made and children are still running, the parent has nothing
  * to do but wait, and waiting is not a run (it must not count towards the operation's run limit).
  */
-export async function redistributeWait(db: Database, operation: OperationRow): Promise<number | undefined> {
+export async function redistributeWait(
+  deps: EngineDependencies,
+  operation: OperationRow,
+): Promise<number | undefined> {
+  const { db } = deps;
   const [planned] = await db
     .select({ state: operationSteps.state })
     .from(operationSteps)
     .where(and(eq(operationSteps.operationId, operation.id), eq(operationSteps.name, "plan")));
   if (planned?.state !== "succeeded") return undefined;
+  // A child whose release was missed (its sibling's worker died before releasing the next) goes now.
+  await release(deps, operation.id);
   return (await unfinishedChildren(db, operation.id)) > 0 ? CHILDREN_POLL_MS : undefined;
+}
+
+/** Release the next children of a bulk run into the queue, and tell the relay. */
+export async function release(deps: EngineDependencies, parentId: string): Promise<void> {
+  const released = await releaseChildren(deps.db, parentId, deps.bulkWindow ?? DEFAULT_BULK_WINDOW);
+  if (released > 0) deps.nudge?.();
 }
 
 /** After `POST .../retry`: the run's shared objects are released again when the retried children end. */

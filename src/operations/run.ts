@@ -5,7 +5,7 @@ import { InvalidInputError } from "../errors/invalid-input-error.js";
 import { appendToLedger } from "../ledger/append.js";
 import { ProviderError } from "../providers/provider-error.js";
 import type { OperationContext, OperationRow } from "./context.js";
-import type { RunOperation, RunOutcome } from "./engine.js";
+import type { EngineDependencies, RunOperation, RunOutcome } from "./engine.js";
 import {
   ChildrenPendingError,
   codeOf,
@@ -15,6 +15,7 @@ import {
   OperationCanceledError,
 } from "./errors.js";
 import { PROCESSORS } from "./processors.js";
+import { release } from "./redistribute.js";
 import { createStepRunner } from "./steps.js";
 
 /** How long a blocked operation waits before asking again (the earlier operation on its key is running). */
@@ -45,7 +46,7 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
   }
   if (await hasEarlierUnfinished(db, operation)) return { kind: "blocked", retryInMs: BLOCKED_RETRY_MS };
   const processor = PROCESSORS[operation.type];
-  const waitMs = await processor?.waitBeforeRun?.(db, operation);
+  const waitMs = await processor?.waitBeforeRun?.(deps, operation);
   if (waitMs !== undefined) return { kind: "blocked", retryInMs: waitMs };
 
   const [key] = operation.keyId ? await db.select().from(keys).where(eq(keys.id, operation.keyId)) : [];
@@ -130,8 +131,20 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
       .where(eq(operations.id, operationId));
     await appendToLedger(tx, { ...filed, event: "operation.succeeded", data: { type: operation.type } });
   });
+  await releaseSiblings(deps, operation);
   return { kind: "finished", state: "succeeded" };
 };
+
+/** A bulk operation's child that finished makes room for the next one of its destination. */
+async function releaseSiblings(deps: EngineDependencies, operation: OperationRow): Promise<void> {
+  if (!operation.parentId) return;
+  try {
+    await release(deps, operation.parentId);
+  } catch (error) {
+    // The waiting parent releases them on its next look.
+    deps.logger.warn({ parentId: operation.parentId, error: messageOf(error) }, "next children not released");
+  }
+}
 
 async function failOperation(
   ctx: OperationContext,
@@ -148,6 +161,7 @@ async function failOperation(
     await appendToLedger(tx, { ...filed, event: "operation.failed", data: { error: failure } });
   });
   ctx.logger.warn({ error: failure }, "operation failed");
+  await releaseSiblings(ctx.deps, ctx.operation);
   return { kind: "finished", state: "failed" };
 }
 

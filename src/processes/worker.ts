@@ -90,6 +90,7 @@ export async function startWorkerProcess(
     limits: instrumentLimits(limits, metrics),
     logger: logger.child({ component: "engine" }),
     nudge: () => relay.nudge(),
+    bulkWindow: config.worker.kmsConcurrency,
   };
 
   const relay = startRelay({

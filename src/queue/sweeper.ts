@@ -1,5 +1,5 @@
 import type { Queue } from "bullmq";
-import { and, asc, inArray, lt, notExists, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, notExists, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { operations, outbox } from "../db/schema/index.js";
 import type { Logger } from "../logger.js";
@@ -41,6 +41,8 @@ export function startSweeper(deps: SweeperDependencies): Sweeper {
       .where(
         and(
           inArray(operations.state, ["queued", "running"]),
+          // A held child has no job on purpose: its parent hands it to the queue when its turn comes.
+          eq(operations.held, false),
           lt(operations.updatedAt, sql`now() - make_interval(secs => ${graceMs / 1000})`),
           notExists(
             deps.db.select({ one: sql`1` }).from(outbox).where(sql`${outbox.operationId} = ${operations.id}`),

@@ -1,4 +1,4 @@
-import { and, eq, inArray, like, or, sql } from "drizzle-orm";
+import { and, eq, inArray, like, sql } from "drizzle-orm";
 import { operationSteps, operations, outbox } from "../../db/schema/index.js";
 import { appendToLedger } from "../../ledger/append.js";
 import { REDISTRIBUTE_RESET_STEPS } from "../../operations/redistribute.js";
@@ -42,17 +42,16 @@ export function registerOperationRetryRoutes(app: ApiApp, ctx: ApiContext): void
           );
         }
         const now = sql`now()`;
-        const requeued = await tx
+        const reset = { state: "queued" as const, error: null, finishedAt: null, updatedAt: now };
+        // The failed children wait for their parent to hand them to the queue a few at a time, as a run does.
+        const children = await tx
           .update(operations)
-          .set({ state: "queued", error: null, finishedAt: null, updatedAt: now })
-          .where(
-            or(
-              eq(operations.id, operation.id),
-              and(eq(operations.parentId, operation.id), eq(operations.state, "failed")),
-            ),
-          )
+          .set({ ...reset, held: true })
+          .where(and(eq(operations.parentId, operation.id), eq(operations.state, "failed")))
           .returning({ id: operations.id });
-        await tx.insert(outbox).values(requeued.map((r) => ({ operationId: r.id, queue: OPERATIONS_QUEUE })));
+        await tx.update(operations).set(reset).where(eq(operations.id, operation.id));
+        await tx.insert(outbox).values({ operationId: operation.id, queue: OPERATIONS_QUEUE });
+        const requeued = [operation, ...children];
         if (operation.type === "redistribute") {
           // The run's shared objects (an Azure KEK) are made again by the retried children and must be
           // released again at the end.

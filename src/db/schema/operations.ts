@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  boolean,
   check,
   index,
   integer,
@@ -59,6 +60,11 @@ export const operations = pgTable(
     updatedAt: updatedAt(),
     startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
     finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+    /**
+     * A bulk operation's child not handed to the queue yet: its parent releases children a few at a time per
+     * destination, as earlier ones finish, so the queue holds what the destination can take, not 10,000 jobs.
+     */
+    held: boolean("held").notNull().default(false),
     /** A running bulk operation was asked to stop: it plans no more children and ends canceled. */
     cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true, mode: "date" }),
   },
@@ -71,6 +77,9 @@ export const operations = pgTable(
     index("operations_key").on(t.keyId, t.createdAt),
     index("operations_kms").on(t.kmsId, t.createdAt),
     index("operations_parent_state").on(t.parentId, t.state),
+    index("operations_parent_held")
+      .on(t.parentId, t.kmsId, t.createdAt)
+      .where(sql`${t.held}`),
     check("operations_type_known", sql`${t.type} in (${sqlList(OPERATION_TYPES)})`),
     check("operations_state_known", sql`${t.state} in (${sqlList(OPERATION_STATES)})`),
   ],

@@ -36,8 +36,8 @@ export class QuotaLimiter {
   readonly throttled = new Map<string, number>();
   /** Allowed requests per bucket. */
   readonly allowed = new Map<string, number>();
-  /** When each bucket first and last allowed a request (ms), for measuring achieved rates. */
-  readonly span = new Map<string, { firstMs: number; lastMs: number }>();
+  /** When each bucket allowed its requests (ms; the first 10,000), for measuring achieved rates. */
+  readonly times = new Map<string, number[]>();
 
   constructor(
     private readonly rules: Readonly<Record<string, QuotaRule>>,
@@ -80,9 +80,9 @@ export class QuotaLimiter {
   private count(map: Map<string, number>, bucket: string, decision: QuotaDecision): QuotaDecision {
     map.set(bucket, (map.get(bucket) ?? 0) + 1);
     if (decision.allowed) {
-      const now = this.now();
-      const span = this.span.get(bucket);
-      this.span.set(bucket, { firstMs: span?.firstMs ?? now, lastMs: now });
+      const times = this.times.get(bucket) ?? [];
+      if (times.length < 10_000) times.push(this.now());
+      this.times.set(bucket, times);
     }
     return decision;
   }
