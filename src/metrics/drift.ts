@@ -1,15 +1,9 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
+import { DRIFT_KINDS } from "../operations/reconcile-compare.js";
 
-/** The finding kinds of a reconcile's `compare@<kms>` step (the shape agreed in briefs/shared-shapes.md). */
-export const DRIFT_KINDS = [
-  "missing_copy",
-  "missing_version",
-  "extra_version",
-  "state_mismatch",
-  "pending_deletion",
-  "untracked",
-] as const;
+/** The finding kinds, as the reconcile processor defines them. */
+export { DRIFT_KINDS };
 
 export interface DriftFound {
   kms: string;

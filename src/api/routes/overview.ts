@@ -3,7 +3,7 @@ import type { QueueStats } from "../../queue/queue-stats.js";
 import type { ApiApp, ApiContext } from "../context.js";
 import { docs } from "../docs.js";
 import { commonErrors, operationSchema } from "../schemas.js";
-import { readDestinationActivity, readDrift } from "../ui/destination-reads.js";
+import { findingSchema, readDestinationActivity, readDrift } from "../ui/destination-reads.js";
 import { createLedgerVerificationCache } from "../ui/ledger-verification-cache.js";
 import {
   OVERVIEW_LIMITS,
@@ -101,16 +101,7 @@ const overviewSchema = z.object({
       operationId: z.string(),
       checkedAt: z.string(),
       counts: z.record(z.string(), z.number()),
-      findings: z.array(
-        z.object({
-          kind: z.string(),
-          key: z.string().optional(),
-          version: z.number().optional(),
-          remoteId: z.string().optional(),
-          message: z.string(),
-          healed: z.boolean().optional(),
-        }),
-      ),
+      findings: z.array(findingSchema),
       findingsTotal: z.number().int(),
     }),
   ),

@@ -101,7 +101,7 @@ export async function readDestinationActivity(
 }
 
 /** The `result` of a reconcile's `compare@<kms>` step (shared-shapes.md), read leniently. */
-const findingSchema = z.object({
+export const findingSchema = z.object({
   kind: z.string(),
   key: z.string().optional(),
   version: z.number().optional(),
