@@ -13,7 +13,13 @@ export const DEFAULT_BULK_WINDOW = 8;
  * parent, so a run moves at the pace its destinations take children and the queue never holds thousands
  * of jobs that would only wait for a slot. The parent's row lock serializes concurrent releases.
  */
-export async function releaseChildren(db: Database, parentId: string, window: number): Promise<number> {
+export async function releaseChildren(
+  db: Database,
+  parentId: string,
+  kmsIds: readonly string[],
+  window: number,
+): Promise<number> {
+  if (kmsIds.length === 0) return 0;
   const released = await db.transaction(async (tx) => {
     const [parent] = await tx
       .select({ state: operations.state, cancelRequestedAt: operations.cancelRequestedAt })
@@ -21,21 +27,31 @@ export async function releaseChildren(db: Database, parentId: string, window: nu
       .where(eq(operations.id, parentId))
       .for("update");
     if (!parent || parent.cancelRequestedAt || !["queued", "running"].includes(parent.state)) return [];
+    // Per destination: the room left in its window, then that many of its oldest held children, each read
+    // through a partial index, so a release costs the same for a run of 10 keys or of 10,000.
     const rows = await tx.execute<{ id: string }>(sql`
-      with inflight as (
-        select kms_id, count(*)::int as n from ${operations}
-        where parent_id = ${parentId} and not held and state in ('queued', 'running')
-        group by kms_id
-      ), candidates as (
-        select c.id, c.kms_id,
-               row_number() over (partition by c.kms_id order by c.created_at, c.id) as rn,
-               greatest(1, coalesce((k.options->>'concurrency')::int, ${window})) as size
-        from ${operations} c left join ${kms} k on k.id = c.kms_id
-        where c.parent_id = ${parentId} and c.held and c.state = 'queued'
+      with room as (
+        select k.id as kms_id,
+               greatest(1, coalesce((k.options->>'concurrency')::int, ${window})) - (
+                 select count(*) from ${operations} f
+                 where f.parent_id = ${parentId} and f.kms_id = k.id
+                   and not f.held and f.state in ('queued', 'running')
+               ) as n
+        from ${kms} k
+        where k.id in (${sql.join(
+          kmsIds.map((id) => sql`${id}::uuid`),
+          sql`, `,
+        )})
+      ), picked as (
+        select c.id from room r cross join lateral (
+          select o.id from ${operations} o
+          where o.parent_id = ${parentId} and o.kms_id = r.kms_id and o.held and o.state = 'queued'
+          order by o.created_at, o.id
+          limit greatest(r.n, 0)
+        ) c
       )
       update ${operations} o set held = false, updated_at = now()
-      from candidates c left join inflight i on i.kms_id is not distinct from c.kms_id
-      where o.id = c.id and c.rn <= c.size - coalesce(i.n, 0)
+      from picked p where o.id = p.id
       returning o.id`);
     const ids = rows.rows.map((r) => r.id);
     if (ids.length > 0) {

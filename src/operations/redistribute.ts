@@ -131,7 +131,14 @@ export async function redistributeWait(
 
 /** Release the next children of a bulk run into the queue, and tell the relay. */
 export async function release(deps: EngineDependencies, parentId: string): Promise<void> {
-  const released = await releaseChildren(deps.db, parentId, deps.bulkWindow ?? DEFAULT_BULK_WINDOW);
+  const [parent] = await deps.db
+    .select({ input: operations.input })
+    .from(operations)
+    .where(eq(operations.id, parentId));
+  const parsed = redistributeInputSchema.safeParse(parent?.input);
+  if (!parsed.success) return;
+  const kmsIds = parsed.data.to.map((d) => d.id);
+  const released = await releaseChildren(deps.db, parentId, kmsIds, deps.bulkWindow ?? DEFAULT_BULK_WINDOW);
   if (released > 0) deps.nudge?.();
 }
 

@@ -77,7 +77,10 @@ export const operations = pgTable(
     index("operations_key").on(t.keyId, t.createdAt),
     index("operations_kms").on(t.kmsId, t.createdAt),
     index("operations_parent_state").on(t.parentId, t.state),
-    index("operations_parent_held").on(t.parentId, t.kmsId, t.createdAt).where(sql`${t.held}`),
+    index("operations_parent_held").on(t.parentId, t.kmsId, t.createdAt, t.id).where(sql`${t.held}`),
+    index("operations_parent_in_flight")
+      .on(t.parentId, t.kmsId)
+      .where(sql`not ${t.held} and ${t.state} in ('queued', 'running')`),
     check("operations_type_known", sql`${t.type} in (${sqlList(OPERATION_TYPES)})`),
     check("operations_state_known", sql`${t.state} in (${sqlList(OPERATION_STATES)})`),
   ],
