@@ -56,7 +56,9 @@ export async function importVersion(
 
   const kek = target.shape.hsm ? await target.kek() : undefined;
   await journal.put(entryName, { state: "importing", remoteName: target.remoteName } satisfies ImportJournal);
-  const tags = keyferryTags(wanted);
+  // Found again by key, version and operation (earlier imports carry no destination tag); tagged with the
+  // destination too, so drift checks tell two destinations sharing a vault apart.
+  const tags = keyferryTags({ ...wanted, kms: session.destination.name });
   const imported = await source.withMaterial((material) =>
     kek
       ? importByok(session, target, material, kek, tags, source.version)

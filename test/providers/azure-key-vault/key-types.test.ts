@@ -5,7 +5,7 @@ import { aesRoundTrip } from "../../../src/providers/azure-key-vault/aes-check.j
 import { VaultClientCache } from "../../../src/providers/azure-key-vault/clients.js";
 import { azureSession, DEFAULT_RETRY } from "../../../src/providers/azure-key-vault/session.js";
 import type { KeyToDistribute, Protection, Purpose } from "../../../src/providers/kms-provider.js";
-import { TAG_KEY, TAG_OPERATION, TAG_VERSION } from "../../../src/providers/tags.js";
+import { TAG_KEY, TAG_KMS, TAG_OPERATION, TAG_VERSION } from "../../../src/providers/tags.js";
 import { deletedKeyNames, type Harness, keyNames, makeVersions, rejection, startHarness } from "./helpers.js";
 
 /**
@@ -84,6 +84,7 @@ describe("Azure Key Vault provider: key types", () => {
         [TAG_KEY]: key.name,
         [TAG_VERSION]: String(i + 1),
         [TAG_OPERATION]: ctx.operationId,
+        [TAG_KMS]: vault.destination.name,
       });
     }
     // The last import is the current version.
