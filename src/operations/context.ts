@@ -24,7 +24,10 @@ export interface OperationContext {
   /** The bulk run (redistribution) this operation is a child of: providers share what they can within it. */
   batchId?: string | undefined;
   attempt: number;
+  /** Aborted on shutdown, or when the run loses its lease on the operation. */
   signal: AbortSignal | undefined;
+  /** The run's lease on the operation (src/operations/run-lease.ts); final states are written under it. */
+  leaseToken?: string;
   logger: Logger;
   step: StepRunner;
 }

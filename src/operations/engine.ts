@@ -47,6 +47,8 @@ export interface EngineDependencies {
   nudge?: () => void;
   /** A bulk operation's children in flight per destination, unless the destination's `concurrency` says. */
   bulkWindow?: number;
+  /** How long a run's lease on its operation lasts unless renewed (a crashed worker's expires after it). */
+  runLeaseMs?: number;
 }
 
 export type RunOutcome =

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { keys, kms, type OperationError, operations } from "../db/schema/index.js";
@@ -14,12 +15,15 @@ import {
   messageOf,
   OperationCanceledError,
 } from "./errors.js";
-import { PROCESSORS } from "./processors.js";
+import { PROCESSORS, type Processor } from "./processors.js";
 import { release } from "./redistribute.js";
+import { DEFAULT_RUN_LEASE_MS, holdLease, leaseFree, leaseUntil } from "./run-lease.js";
 import { createStepRunner } from "./steps.js";
 
 /** How long a blocked operation waits before asking again (the earlier operation on its key is running). */
 export const BLOCKED_RETRY_MS = 1_000;
+/** How long a run that found another run holding the operation waits before looking again. */
+const LEASE_RETRY_MS = 5_000;
 /**
  * Runs of one operation after which it fails instead of trying again: the end of a loop that never settles
  * (a job that crashes every worker it reaches, which BullMQ fails and the sweeper re-enqueues). Throttling
@@ -76,6 +80,8 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     step: createStepRunner(db, { id: operationId, keyName, kmsName }, logger),
   };
   const filed = { operationId, keyName, kmsName, actor: ACTOR };
+  const leaseMs = deps.runLeaseMs ?? DEFAULT_RUN_LEASE_MS;
+  const token = randomUUID();
 
   const started = await db.transaction(async (tx) => {
     const rows = await tx
@@ -85,8 +91,10 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
         attempts: sql`${operations.attempts} + 1`,
         startedAt: sql`coalesce(${operations.startedAt}, now())`,
         updatedAt: new Date(),
+        runToken: token,
+        runExpiresAt: leaseUntil(leaseMs),
       })
-      .where(and(eq(operations.id, operationId), inArray(operations.state, ["queued", "running"])))
+      .where(and(eq(operations.id, operationId), inArray(operations.state, ["queued", "running"]), leaseFree))
       .returning({ attempts: operations.attempts });
     const [row] = rows;
     if (!row) return undefined;
@@ -97,8 +105,28 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     });
     return row;
   });
-  if (!started) return finalState(db, operationId);
-  if (started.attempts > MAX_RUNS) {
+  if (!started) return finalOrHeld(db, operationId, leaseMs);
+  const lease = holdLease(db, operationId, token, leaseMs, logger, signal);
+  ctx.signal = lease.signal;
+  ctx.leaseToken = token;
+  try {
+    return await runHeld(ctx, filed, started.attempts, processor);
+  } finally {
+    await lease.release();
+  }
+};
+
+/** The run, holding the operation's lease: its processor, then the final state. */
+async function runHeld(
+  ctx: OperationContext,
+  filed: Filed,
+  attempts: number,
+  processor: Processor | undefined,
+): Promise<RunOutcome> {
+  const { deps, operation, logger } = ctx;
+  const { db } = deps;
+  const operationId = operation.id;
+  if (attempts > MAX_RUNS) {
     return failOperation(ctx, filed, {
       code: "attempts_exhausted",
       message: `operation ${operationId} did not finish in ${MAX_RUNS} runs; see its steps and the ledger`,
@@ -124,16 +152,45 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     return failOperation(ctx, filed, { code: codeOf(error), message: messageOf(error), retryable: false });
   }
 
-  await db.transaction(async (tx) => {
-    await tx
+  const ended = await db.transaction(async (tx) => {
+    const rows = await tx
       .update(operations)
       .set({ state: "succeeded", error: null, finishedAt: new Date(), updatedAt: new Date() })
-      .where(eq(operations.id, operationId));
+      .where(heldBy(ctx))
+      .returning({ id: operations.id });
+    if (rows.length === 0) return false;
     await appendToLedger(tx, { ...filed, event: "operation.succeeded", data: { type: operation.type } });
+    return true;
   });
+  if (!ended) return leaseLost(ctx);
   await releaseSiblings(deps, operation);
   return { kind: "finished", state: "succeeded" };
-};
+}
+
+type Filed = { operationId: string; keyName: string | null; kmsName: string | null; actor: string };
+
+/** The operation, as long as this run holds its lease (final states are written only under it). */
+function heldBy(ctx: OperationContext) {
+  return and(
+    eq(operations.id, ctx.operation.id),
+    ctx.leaseToken ? eq(operations.runToken, ctx.leaseToken) : undefined,
+  );
+}
+
+/** Another run took the operation over (this one's lease had expired): that run finishes it. */
+function leaseLost(ctx: OperationContext): RunOutcome {
+  ctx.logger.warn("run lease lost before the end: the run that holds the operation finishes it");
+  return { kind: "blocked", retryInMs: BLOCKED_RETRY_MS };
+}
+
+/** Not started: the operation is final, or another run holds its lease (look again once it may be free). */
+async function finalOrHeld(db: Database, id: string, leaseMs: number): Promise<RunOutcome> {
+  const row = await loadOperation(db, id);
+  if (row && !FINAL_STATES.has(row.state)) {
+    return { kind: "blocked", retryInMs: Math.min(leaseMs, LEASE_RETRY_MS) };
+  }
+  return finalState(db, id);
+}
 
 /** A bulk operation's child that finished makes room for the next one of its destination. */
 async function releaseSiblings(deps: EngineDependencies, operation: OperationRow): Promise<void> {
@@ -148,18 +205,22 @@ async function releaseSiblings(deps: EngineDependencies, operation: OperationRow
 
 async function failOperation(
   ctx: OperationContext,
-  filed: { operationId: string; keyName: string | null; kmsName: string | null; actor: string },
+  filed: Filed,
   failure: OperationError,
 ): Promise<RunOutcome> {
   const { db } = ctx.deps;
-  await db.transaction(async (tx) => {
-    await tx
+  const ended = await db.transaction(async (tx) => {
+    const rows = await tx
       .update(operations)
       .set({ state: "failed", error: failure, finishedAt: new Date(), updatedAt: new Date() })
-      .where(eq(operations.id, filed.operationId));
+      .where(heldBy(ctx))
+      .returning({ id: operations.id });
+    if (rows.length === 0) return false;
     await PROCESSORS[ctx.operation.type]?.onFailed?.(ctx, tx);
     await appendToLedger(tx, { ...filed, event: "operation.failed", data: { error: failure } });
+    return true;
   });
+  if (!ended) return leaseLost(ctx);
   ctx.logger.warn({ error: failure }, "operation failed");
   await releaseSiblings(ctx.deps, ctx.operation);
   return { kind: "finished", state: "failed" };

@@ -31,6 +31,8 @@ export interface WorkerProcessOptions {
   /** The engine; src/operations/run.ts when absent. */
   runOperation?: RunOperation;
   worker?: Partial<WorkerSettings>;
+  /** How long a run's lease on its operation lasts unless renewed (crash tests shorten it). */
+  runLeaseMs?: number;
   /** The sweeper's grace and interval (tests shorten them; the defaults suit production). */
   sweeper?: { graceMs?: number; intervalMs?: number };
   /** A registry shared with the API of the same process (the dev stack): then no metrics port of its own. */
@@ -91,6 +93,7 @@ export async function startWorkerProcess(
     logger: logger.child({ component: "engine" }),
     nudge: () => relay.nudge(),
     bulkWindow: config.worker.kmsConcurrency,
+    ...(options.runLeaseMs ? { runLeaseMs: options.runLeaseMs } : {}),
   };
 
   const relay = startRelay({

@@ -12,6 +12,8 @@ const logger = createLogger({ level: config.logLevel });
 const sweepMs = Number(process.env.TEST_SWEEP_MS ?? "0");
 const worker = await startWorkerProcess(config, logger, {
   worker: { lockDurationMs: 2000, stalledIntervalMs: 1000, retryBaseMs: 100, retryMaxMs: 2000 },
+  // A killed worker's runs are free again as soon as its jobs are (BullMQ's lock above).
+  runLeaseMs: 3000,
   // The chaos tests lose Redis's data: the sweeper must notice soon (production waits minutes).
   ...(sweepMs > 0 ? { sweeper: { graceMs: sweepMs, intervalMs: sweepMs } } : {}),
 });

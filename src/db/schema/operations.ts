@@ -65,6 +65,9 @@ export const operations = pgTable(
      * destination, as earlier ones finish, so the queue holds what the destination can take, not 10,000 jobs.
      */
     held: boolean("held").notNull().default(false),
+    /** The run holding the operation now, and until when (src/operations/run-lease.ts). */
+    runToken: uuid("run_token"),
+    runExpiresAt: timestamp("run_expires_at", { withTimezone: true, mode: "date" }),
     /** A running bulk operation was asked to stop: it plans no more children and ends canceled. */
     cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true, mode: "date" }),
   },

@@ -1,0 +1,64 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+import { operations } from "../db/schema/index.js";
+import type { Logger } from "../logger.js";
+
+/**
+ * One run of an operation at a time, whatever the queue does. A job can be handed out twice: Redis lost its
+ * data and the sweeper made the job again while the first run was still going, or a stalled job was given
+ * to another worker. The run that starts takes a lease on the operation row (`run_token`, renewed while it
+ * runs); another run finds it held and waits; a run that lost its lease stops at its next step and writes no
+ * final state. A crashed worker's lease simply expires.
+ */
+export const DEFAULT_RUN_LEASE_MS = 45_000;
+
+/** The condition under which a run may take the lease: nobody holds it, or its holder stopped renewing. */
+export const leaseFree = sql`(${operations.runToken} is null or ${operations.runExpiresAt} < now())`;
+
+export function leaseUntil(leaseMs: number) {
+  return sql`now() + make_interval(secs => ${leaseMs / 1000})`;
+}
+
+export interface HeldLease {
+  /** Aborted when the lease is lost (or the run's own signal is). */
+  signal: AbortSignal;
+  /** Stop renewing and give the lease back (no-op when the run already ended the operation). */
+  release(): Promise<void>;
+}
+
+/** Keep the lease `token` renewed every third of `leaseMs` until released. */
+export function holdLease(
+  db: Database,
+  operationId: string,
+  token: string,
+  leaseMs: number,
+  logger: Logger,
+  outer: AbortSignal | undefined,
+): HeldLease {
+  const lost = new AbortController();
+  const renew = async () => {
+    const renewed = await db
+      .update(operations)
+      .set({ runExpiresAt: leaseUntil(leaseMs) })
+      .where(and(eq(operations.id, operationId), eq(operations.runToken, token)))
+      .returning({ id: operations.id });
+    if (renewed.length === 0 && !lost.signal.aborted) {
+      logger.warn({ operationId }, "run lease lost: another run holds the operation; stopping");
+      lost.abort(new Error("run lease lost"));
+    }
+  };
+  const timer = setInterval(() => {
+    renew().catch((err: unknown) => logger.warn({ err }, "run lease not renewed"));
+  }, leaseMs / 3);
+  timer.unref();
+  return {
+    signal: outer ? AbortSignal.any([outer, lost.signal]) : lost.signal,
+    async release() {
+      clearInterval(timer);
+      await db
+        .update(operations)
+        .set({ runToken: null, runExpiresAt: null })
+        .where(and(eq(operations.id, operationId), eq(operations.runToken, token)));
+    },
+  };
+}
