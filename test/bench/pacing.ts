@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { loadConfig } from "../../src/config.js";
 import { parseRootKey } from "../../src/crypto/root-key.js";
@@ -14,7 +14,7 @@ import { acceptOperation } from "../../src/operations/intake.js";
 import { startWorkerProcess } from "../../src/processes/worker.js";
 import { bucketRate, QUOTA_HEADROOM } from "../../src/queue/quotas.js";
 import { TEST_PREFIX, TEST_REDIS_URL } from "../helpers/services.js";
-import { createTestDatabase } from "../helpers/test-database.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import type { Comparison } from "./measure.js";
 
 /**
@@ -23,7 +23,8 @@ import type { Comparison } from "./measure.js";
  * with the same scale. Per destination, the binding quota (AWS GetParametersForImport, Azure HSM
  * create/import) is compared with what the run achieved in its steady state: calls beyond the bucket's
  * initial burst, over the time between the first and the last call. Throttled answers are counted: pacing
- * must keep every call under the quota.
+ * must keep every call under the quota. Fairness: one key's rotation in AWS, timed on an idle destination and
+ * again in the middle of the run, which keeps that destination at its quota.
  */
 export async function benchPacing(count: number, scale: number): Promise<Comparison[]> {
   const database = await createTestDatabase();
@@ -72,6 +73,39 @@ export async function benchPacing(count: number, scale: number): Promise<Compari
       .values({ name: "azure-pace", provider: "azurekeyvault", keyCollection: azure.url })
       .returning();
     if (!awsRow || !azureRow) throw new Error("kms rows were not inserted");
+
+    // Fairness: an urgent key with a copy in AWS, rotated once while nothing else runs and once in the middle
+    // of the run, which keeps the same destination at its quota.
+    const [urgent] = await db
+      .insert(keys)
+      .values({ name: "urgent", type: "ecdsa-p256", state: "active", latestVersion: 1 })
+      .returning();
+    if (!urgent) throw new Error("no urgent key");
+    await insertKeyVersion(db, urgent.id, await generateSealedVersion(ring, urgent, 1));
+    const urgentRef = { id: urgent.id, name: urgent.name };
+    const interactive = (type: "distribute" | "rotate", input: Record<string, unknown> = {}) =>
+      db.transaction((tx) =>
+        acceptOperation(tx, {
+          type,
+          keyId: urgentRef.id,
+          kmsId: type === "distribute" ? awsRow.id : null,
+          input,
+          actor: "bench",
+          keyName: urgentRef.name,
+        }),
+      );
+    const timed = async (type: "distribute" | "rotate", input?: Record<string, unknown>) => {
+      const started = process.hrtime.bigint();
+      const op = await interactive(type, input);
+      worker.relay.nudge();
+      await finished(db, op.id);
+      return Number(process.hrtime.bigint() - started) / 1e9;
+    };
+    await timed("distribute", { purposes: ["sign", "verify"], protection: "hsm" });
+    // Let the AWS buckets refill, so the idle rotation meets them as the busy one would if it were alone.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const idle = await timed("rotate");
+
     const parent = await db.transaction((tx) =>
       acceptOperation(tx, {
         type: "redistribute",
@@ -80,24 +114,24 @@ export async function benchPacing(count: number, scale: number): Promise<Compari
             { id: awsRow.id, name: awsRow.name },
             { id: azureRow.id, name: azureRow.name },
           ],
-          keys: { all: true },
+          keys: { prefix: "pace-" },
           purposes: ["sign", "verify"],
         },
         actor: "bench",
       }),
     );
     worker.relay.nudge();
+    // A quarter into the run, the urgent rotation.
     for (;;) {
-      const [row] = await db
-        .select({ state: operations.state })
+      const [done] = await db
+        .select({ n: sql<number>`count(*)::int` })
         .from(operations)
-        .where(eq(operations.id, parent.id));
-      if (row && ["succeeded", "failed", "canceled"].includes(row.state)) {
-        if (row.state !== "succeeded") throw new Error(`the redistribution ended ${row.state}`);
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+        .where(and(eq(operations.parentId, parent.id), eq(operations.state, "succeeded")));
+      if ((done?.n ?? 0) >= count / 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    const busy = await timed("rotate");
+    await finished(db, parent.id);
     if (process.env.PACING_DEBUG) {
       const stats = await db.execute(sql`
         select split_part(s.name, '@', 1) || '@' || split_part(s.name, '@', 2) as step, count(*)::int as n,
@@ -107,8 +141,16 @@ export async function benchPacing(count: number, scale: number): Promise<Compari
         from operation_steps s group by 1 order by 1`);
       process.stdout.write(`${JSON.stringify(stats.rows, null, 1)}\n`);
     }
+    const latency = (name: string, seconds: number) => ({ name, ops: 1, seconds, perSecond: 1 / seconds });
     return [
-      achieved("pacing: AWS GetParametersForImport", aws.quota, "GetParametersForImport", "awskms", scale, 0),
+      {
+        benchmark: "fairness: urgent rotation",
+        subject: latency(`during the run (${busy.toFixed(2)} s)`, busy),
+        baseline: latency(`idle destination (${idle.toFixed(2)} s)`, idle),
+        ratio: idle / busy,
+      },
+      // The urgent key's distribution and idle rotation come before the run.
+      achieved("pacing: AWS GetParametersForImport", aws.quota, "GetParametersForImport", "awskms", scale, 2),
       // The run's one KEK is the first HSM create; the imports' steady state starts after it.
       achieved("pacing: Azure HSM import", azure.quota, "hsm-create", "azurekeyvault", scale, 1, "importKey"),
     ];
@@ -120,6 +162,17 @@ export async function benchPacing(count: number, scale: number): Promise<Compari
     if (left.length > 0) await redis.del(...left);
     redis.disconnect();
     await database.close();
+  }
+}
+
+async function finished(db: TestDatabase["db"], id: string): Promise<void> {
+  for (;;) {
+    const [row] = await db.select({ state: operations.state }).from(operations).where(eq(operations.id, id));
+    if (row && ["succeeded", "failed", "canceled"].includes(row.state)) {
+      if (row.state !== "succeeded") throw new Error(`operation ${id} ended ${row.state}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
