@@ -21,10 +21,11 @@ const UNFINISHED = ["queued", "running"] as const;
 
 /**
  * redistribute (disaster recovery, SPEC section 5): `prepare-batch@<kms>` (what the run's imports share, such
- * as one Azure KEK per vault) → `plan` (one `distribute` child per key × destination, accepted in batches,
- * each with its ledger entry and outbox row, resumable from the last batch) → the children run as ordinary
- * operations, at the bulk lane's priority → `finish-batch@<kms>` (the shared KEK is deleted) → the parent
- * succeeds, or fails naming how many children failed (`POST /v1/operations/{id}/retry` re-runs those only).
+ * as one Azure KEK per vault) → `plan` (one `distribute` child per key × destination, accepted held, in
+ * batches, each with its ledger entry; resumable from the last batch) → the children are released into the
+ * queue a window at a time per destination (bulk-release.ts) and run as ordinary operations in the bulk lane
+ * → `finish-batch@<kms>` (the shared KEK is deleted) → the parent succeeds, or fails naming how many children
+ * failed (`POST /v1/operations/{id}/retry` re-runs those only).
  */
 export async function processRedistribute(ctx: OperationContext): Promise<void> {
   const input = parseInput(ctx.operation);
