@@ -109,6 +109,42 @@ describe("the seed scenario against a dev stack", () => {
       "--json",
     );
     expect(JSON.parse(distributed.stdout)).toMatchObject({ type: "distribute", state: "succeeded" });
+    // Disaster recovery from the command line: what Azure holds, mirrored into AWS with the same purposes.
+    const mirrored = await cli(
+      "redistribute",
+      "--from",
+      stack.destinations.azure,
+      "--to",
+      stack.destinations.aws,
+      "--keys",
+      "cli-key",
+      "--wait",
+      "--json",
+    );
+    expect(mirrored.code).toBe(0);
+    expect(JSON.parse(mirrored.stdout)).toMatchObject({
+      type: "redistribute",
+      state: "succeeded",
+      progress: { done: 1, failed: 0, total: 1 },
+    });
+    // A run that does part of its work exits 3: the vault (not a Managed HSM) refuses the AES key.
+    expect((await cli("key", "create", "cli-ec", "--type", "ecdsa-p384", "--wait")).code).toBe(0);
+    expect((await cli("key", "create", "cli-aes", "--type", "aes256-gcm96", "--wait")).code).toBe(0);
+    const partial = await cli(
+      "redistribute",
+      "--to",
+      stack.destinations.azure,
+      "--keys",
+      "cli-ec,cli-aes",
+      "--wait",
+      "--json",
+    );
+    expect(partial.code).toBe(3);
+    expect(JSON.parse(partial.stdout)).toMatchObject({
+      state: "failed",
+      error: { code: "children_failed" },
+      progress: { done: 1, failed: 1, total: 2 },
+    });
     const listed = JSON.parse((await cli("key", "list", "--json")).stdout) as {
       items: Array<{ name: string }>;
     };
@@ -155,7 +191,7 @@ describe("the seed scenario against a dev stack", () => {
       "list",
     ]).catch((error: { code: number }) => error);
     expect((unreachable as { code: number }).code).toBe(5);
-  }, 120_000);
+  }, 180_000);
 
   it("left no key material and no credential in Redis or in the logs", async () => {
     const { db } = database();
