@@ -3,6 +3,7 @@ import { Gauge, Histogram } from "prom-client";
 import type { Database } from "../db/client.js";
 import { OPERATION_STATES, OPERATION_TYPES } from "../db/schema/index.js";
 import type { Logger } from "../logger.js";
+import { QUEUE_STATES } from "../queue/queue-stats.js";
 import { DRIFT_KINDS, type DriftFound, latestDrift } from "./drift.js";
 import type { Metrics } from "./metrics.js";
 import {
@@ -14,17 +15,6 @@ import {
   operationCounts,
   outboxBacklog,
 } from "./store-queries.js";
-
-/** The job states reported per queue (BullMQ's getJobCounts; paused jobs count as waiting since BullMQ 5). */
-export const QUEUE_STATES = [
-  "waiting",
-  "active",
-  "delayed",
-  "prioritized",
-  "waiting-children",
-  "completed",
-  "failed",
-] as const;
 
 const COLLECTORS = ["queue", "operations", "outbox", "ledger", "drift"] as const;
 type Collector = (typeof COLLECTORS)[number];

@@ -15,16 +15,19 @@ export interface QueueStats {
 }
 
 /** For `GET /v1/queues`: job counts per state and the shared limiter state of each destination (plain JSON). */
+/** The job states reported per queue (BullMQ's getJobCounts; paused jobs count as waiting since BullMQ 5). */
+export const QUEUE_STATES = [
+  "waiting",
+  "active",
+  "delayed",
+  "prioritized",
+  "waiting-children",
+  "completed",
+  "failed",
+] as const;
+
 export async function queueStats(queue: Queue, redis: Redis, prefix: string): Promise<QueueStats> {
-  const counts = await queue.getJobCounts(
-    "waiting",
-    "active",
-    "delayed",
-    "prioritized",
-    "waiting-children",
-    "completed",
-    "failed",
-  );
+  const counts = await queue.getJobCounts(...QUEUE_STATES);
   const root = limitKeys.root(prefix);
   const destinations: Record<string, DestinationLimiterState> = {};
   const entry = (name: string) => {

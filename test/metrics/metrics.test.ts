@@ -9,9 +9,9 @@ import { type OperationBody, waitForOperation } from "../../src/cli/client/wait.
 import { kms, operationSteps, operations } from "../../src/db/schema/index.js";
 import { createLogger } from "../../src/logger.js";
 import { DRIFT_KINDS } from "../../src/metrics/drift.js";
-import { QUEUE_STATES } from "../../src/metrics/store-collectors.js";
 import { type DevStack, startDevStack } from "../../src/processes/dev-stack.js";
 import { startWorkerProcess } from "../../src/processes/worker.js";
+import { QUEUE_STATES } from "../../src/queue/queue-stats.js";
 import { useTestDatabase } from "../helpers/database.js";
 import { useTestRedis } from "../helpers/redis.js";
 import { TEST_REDIS_URL } from "../helpers/services.js";

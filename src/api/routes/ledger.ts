@@ -15,7 +15,8 @@ const listQuery = z.strictObject({
   limit: limitSchema,
 });
 
-const entrySchema = z.object({
+/** A ledger entry as answered; the dashboard's overview shows the same without data and hashes. */
+export const entrySchema = z.object({
   seq: z.number().int(),
   recordedAt: z.string(),
   event: z.string(),

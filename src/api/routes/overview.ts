@@ -13,6 +13,7 @@ import {
   readMatrix,
   readOperationsInFlight,
 } from "../ui/overview-reads.js";
+import { entrySchema } from "./ledger.js";
 
 /**
  * `GET /v1/overview`: everything the dashboard (`/ui`) shows, in one bounded answer, so that one poll a
@@ -82,17 +83,7 @@ const overviewSchema = z.object({
     .nullable()
     .describe("job counts per queue and state (null: Redis did not answer)"),
   ledger: z.object({
-    entries: z.array(
-      z.object({
-        seq: z.number().int(),
-        recordedAt: z.string(),
-        event: z.string(),
-        operationId: z.string().nullable(),
-        key: z.string().nullable(),
-        kms: z.string().nullable(),
-        actor: z.string().nullable(),
-      }),
-    ),
+    entries: z.array(entrySchema.omit({ data: true, prevHash: true, hash: true })),
     verification: verificationSchema,
   }),
   drift: z.array(
