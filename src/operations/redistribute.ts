@@ -130,15 +130,21 @@ export async function redistributeWait(
   return (await unfinishedChildren(db, operation.id)) > 0 ? CHILDREN_POLL_MS : undefined;
 }
 
-/** Release the next children of a bulk run into the queue, and tell the relay. */
-export async function release(deps: EngineDependencies, parentId: string): Promise<void> {
-  const [parent] = await deps.db
-    .select({ input: operations.input })
-    .from(operations)
-    .where(eq(operations.id, parentId));
-  const parsed = redistributeInputSchema.safeParse(parent?.input);
-  if (!parsed.success) return;
-  const kmsIds = parsed.data.to.map((d) => d.id);
+/**
+ * Release the next children of a bulk run into the queue, and tell the relay: for the destinations given (a
+ * finished child makes room in its own), else for every destination of the run.
+ */
+export async function release(deps: EngineDependencies, parentId: string, only?: string[]): Promise<void> {
+  let kmsIds = only;
+  if (!kmsIds) {
+    const [parent] = await deps.db
+      .select({ input: operations.input })
+      .from(operations)
+      .where(eq(operations.id, parentId));
+    const parsed = redistributeInputSchema.safeParse(parent?.input);
+    if (!parsed.success) return;
+    kmsIds = parsed.data.to.map((d) => d.id);
+  }
   const released = await releaseChildren(deps.db, parentId, kmsIds, deps.bulkWindow ?? DEFAULT_BULK_WINDOW);
   if (released > 0) deps.nudge?.();
 }

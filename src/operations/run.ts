@@ -196,7 +196,7 @@ async function finalOrHeld(db: Database, id: string, leaseMs: number): Promise<R
 async function releaseSiblings(deps: EngineDependencies, operation: OperationRow): Promise<void> {
   if (!operation.parentId) return;
   try {
-    await release(deps, operation.parentId);
+    await release(deps, operation.parentId, operation.kmsId ? [operation.kmsId] : undefined);
   } catch (error) {
     // The waiting parent releases them on its next look.
     deps.logger.warn({ parentId: operation.parentId, error: messageOf(error) }, "next children not released");

@@ -85,6 +85,12 @@ export async function startWorkerProcess(
   const limits = createDestinationLimits(connection("limits")(), config.redisPrefix, {
     worker: config.worker,
   });
+  const relay = startRelay({
+    db: database.db,
+    connection: connection("relay")(),
+    redisPrefix: config.redisPrefix,
+    logger: logger.child({ component: "outbox-relay" }),
+  });
   const engine: EngineDependencies = {
     db: database.db,
     ring,
@@ -96,12 +102,6 @@ export async function startWorkerProcess(
     ...(options.runLeaseMs ? { runLeaseMs: options.runLeaseMs } : {}),
   };
 
-  const relay = startRelay({
-    db: database.db,
-    connection: connection("relay")(),
-    redisPrefix: config.redisPrefix,
-    logger: logger.child({ component: "outbox-relay" }),
-  });
   const queue = new Queue<OperationJobData>(OPERATIONS_QUEUE, {
     connection: connection("sweeper")(),
     prefix: queuePrefix(config.redisPrefix),
