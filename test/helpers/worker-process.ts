@@ -11,16 +11,28 @@ export interface WorkerProcess {
 
 /** Start a worker configured only from `env` (none of this process's keyferry settings leak in). */
 export function spawnWorkerProcess(env: Record<string, string>): WorkerProcess {
+  return spawnScript(fileURLToPath(new URL("../operations/worker-child.ts", import.meta.url)), [], env);
+}
+
+/**
+ * A real `keyferry api` or `keyferry worker` (the CLI, with its production defaults), configured only from
+ * `env`. An API's URL is `http://127.0.0.1:${KEYFERRY_PORT}`; give it a free port (`freePort`,
+ * test/helpers/private-redis.ts).
+ */
+export function spawnKeyferry(command: "api" | "worker", env: Record<string, string>): WorkerProcess {
+  return spawnScript(fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url)), [command], env);
+}
+
+function spawnScript(script: string, args: string[], env: Record<string, string>): WorkerProcess {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
       ([name]) => !name.startsWith("KEYFERRY_") && !["DATABASE_URL", "REDIS_URL", "LOG_LEVEL"].includes(name),
     ),
   );
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", fileURLToPath(new URL("../operations/worker-child.ts", import.meta.url))],
-    { env: { ...inherited, LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    env: { ...inherited, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     output.push(String(chunk));
