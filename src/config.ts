@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { DatabaseTimeouts } from "./db/client.js";
 
 /**
  * keyferry's whole configuration, read once from the environment (SPEC section 10) and passed down.
@@ -46,6 +47,14 @@ const envSchema = z.object({
     .enum(["true", "false"], { message: 'must be "true" or "false"' })
     .default("false"),
   KEYFERRY_WORKER_METRICS_PORT: intFromEnv(0, 65535).optional(),
+  KEYFERRY_PG_CONNECT_TIMEOUT_MS: intFromEnv(100, 600_000).default(2_000),
+  KEYFERRY_PG_STATEMENT_TIMEOUT_MS: intFromEnv(100, 3_600_000).default(15_000),
+  KEYFERRY_PG_LOCK_TIMEOUT_MS: intFromEnv(10, 3_600_000).default(5_000),
+  KEYFERRY_PG_IDLE_TX_TIMEOUT_MS: intFromEnv(1_000, 3_600_000).default(60_000),
+  KEYFERRY_STARTUP_WAIT_MS: intFromEnv(0, 24 * 3_600_000).default(300_000),
+  KEYFERRY_REDIS_EVICTION_CHECK: z
+    .enum(["strict", "warn"], { message: 'must be "strict" or "warn"' })
+    .default("strict"),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -71,6 +80,14 @@ export interface Config {
   schedules: { tickMs: number; reconcileIntervalSeconds: number };
   /** `GET /metrics` needs no token when `public`; a worker serves its own on `workerPort` when set. */
   metrics: { public: boolean; workerPort: number | undefined };
+  /** Bounds on every wait for PostgreSQL (src/db/client.ts). */
+  database: DatabaseTimeouts;
+  /**
+   * How long a process waits at start for PostgreSQL and Redis to answer (with backoff) before it gives up,
+   * and what a Redis eviction policy other than `noeviction` does: `strict` makes `/readyz` not ready,
+   * `warn` only logs (for managed Redis that hides CONFIG or cannot change it).
+   */
+  startup: { waitMs: number; redisEvictionCheck: "strict" | "warn" };
 }
 
 /** One message per bad variable; never contains a variable's value. */
@@ -130,6 +147,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       reconcileIntervalSeconds: e.KEYFERRY_RECONCILE_INTERVAL_SECONDS,
     },
     metrics: { public: e.KEYFERRY_METRICS_PUBLIC === "true", workerPort: e.KEYFERRY_WORKER_METRICS_PORT },
+    database: {
+      connectMs: e.KEYFERRY_PG_CONNECT_TIMEOUT_MS,
+      statementMs: e.KEYFERRY_PG_STATEMENT_TIMEOUT_MS,
+      lockMs: e.KEYFERRY_PG_LOCK_TIMEOUT_MS,
+      idleInTransactionMs: e.KEYFERRY_PG_IDLE_TX_TIMEOUT_MS,
+    },
+    startup: { waitMs: e.KEYFERRY_STARTUP_WAIT_MS, redisEvictionCheck: e.KEYFERRY_REDIS_EVICTION_CHECK },
   };
 }
 

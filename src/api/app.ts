@@ -5,7 +5,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import type { Database } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import { registerMetricsRoute } from "../metrics/route.js";
-import type { Redis } from "../redis.js";
+import type { EvictionCheck, Redis } from "../redis.js";
 import { type ApiApp, type ApiContext, installAuth } from "./context.js";
 import { finishDocument, OPENAPI_FRAME } from "./docs.js";
 import { installErrorHandlers } from "./errors.js";
@@ -17,6 +17,8 @@ export interface AppDependencies {
   db: Database;
   redis: Redis;
   logger: Logger;
+  /** Redis's eviction policy, checked by `/readyz` (src/redis.ts). */
+  eviction?: EvictionCheck;
   /** The `/v1` API and its OpenAPI document; without it only the probes are served. */
   api?: Omit<ApiContext, "db">;
   /** Sees every route as it is added, before anything else (the OpenAPI completeness test). */

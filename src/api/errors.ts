@@ -1,6 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
+import { isBackingServiceDown, isDatabaseTimeout, sqlState } from "../db/errors.js";
 import { KeyferryError } from "../errors/keyferry-error.js";
+
+export { isBackingServiceDown };
 
 /**
  * The one error handler of the API: every failure becomes `{error:{code,message,details?}}` with a stable
@@ -15,49 +18,6 @@ interface ErrorBody {
 const body = (code: string, message: string, details?: Record<string, unknown>): ErrorBody => ({
   error: { code, message, ...(details ? { details } : {}) },
 });
-
-// SQLSTATE classes and codes meaning "the database is not there", and Node's socket errors.
-const CONNECTION_ERRNOS = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENOTFOUND",
-  "EPIPE",
-]);
-const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
-
-function causes(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  let current = error;
-  while (current !== undefined && current !== null && chain.length < 8) {
-    chain.push(current);
-    current = (current as { cause?: unknown }).cause;
-  }
-  return chain;
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** PostgreSQL or Redis unreachable: the driver's connection errors, never a message match. */
-export function isBackingServiceDown(error: unknown): boolean {
-  return causes(error).some((e) => {
-    const code = codeOf(e);
-    if (code === undefined) return false;
-    return CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code);
-  });
-}
-
-function sqlState(error: unknown): string | undefined {
-  for (const e of causes(error)) {
-    const code = codeOf(e);
-    if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
-}
 
 function validationDetails(error: FastifyError): Record<string, unknown> {
   const where = error.validationContext ?? "body";
@@ -113,6 +73,11 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (isBackingServiceDown(error)) {
       request.log.warn({ err: { message: error.message, code: error.code } }, "backing service down");
       return sendError(reply, 503, "backing_service_down", "a backing service is not answering");
+    }
+    if (isDatabaseTimeout(error)) {
+      request.log.warn({ err: { message: error.message, code: error.code } }, "database timeout");
+      reply.header("Retry-After", "1");
+      return sendError(reply, 503, "backing_service_busy", "the database did not answer in time; try again");
     }
     if (isResponseSerializationError(error)) {
       request.log.error({ err: { message: error.message } }, "answer does not match its schema");

@@ -1,4 +1,5 @@
 import { KeyferryError } from "../errors/keyferry-error.js";
+import type { Logger } from "../logger.js";
 import { ProviderError } from "../providers/provider-error.js";
 
 /** The operation was canceled (by the API) while it ran; it stops between steps. */
@@ -67,4 +68,34 @@ export function codeOf(error: unknown): string {
 export function messageOf(error: unknown): string {
   if (error instanceof KeyferryError) return error.message;
   return `unexpected ${error instanceof Error ? error.name : "error"} (see the worker's log)`;
+}
+
+const logged = new WeakSet<object>();
+
+/**
+ * Log an error that is not one of keyferry's own (a bug, a driver failure) with its class, message, code
+ * and stack, once, where it happens (the operation's logger carries its id, key and destination): the
+ * stored and shown message only says "unexpected Error". Our own errors carry their code and message in
+ * the step's record already.
+ */
+export function logUnexpected(logger: Logger, error: unknown, what: string): void {
+  if (error instanceof KeyferryError || error instanceof ProviderError) return;
+  if (error !== null && typeof error === "object") {
+    if (logged.has(error)) return;
+    logged.add(error);
+  }
+  logger.error({ err: describeError(error) }, what);
+}
+
+/** Class, message, code and stack of an error and its causes, for a log line (never its other fields). */
+export function describeError(error: unknown, depth = 0): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error, message: String(error).slice(0, 500) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.name,
+    message: error.message.slice(0, 2000),
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+    ...(error.stack ? { stack: error.stack.slice(0, 4000) } : {}),
+    ...(error.cause !== undefined && depth < 3 ? { cause: describeError(error.cause, depth + 1) } : {}),
+  };
 }

@@ -12,6 +12,7 @@ import {
   codeOf,
   DestinationsFailedError,
   isRetryable,
+  logUnexpected,
   messageOf,
   OperationCanceledError,
 } from "./errors.js";
@@ -145,6 +146,7 @@ async function runHeld(
   } catch (error) {
     if (error instanceof OperationCanceledError) return { kind: "finished", state: "canceled" };
     if (error instanceof ChildrenPendingError) return { kind: "blocked", retryInMs: error.retryInMs };
+    logUnexpected(logger, error, "operation run failed: unexpected error");
     if (isRetryable(error)) {
       logger.warn({ code: codeOf(error), message: messageOf(error) }, "operation will be retried");
       return { kind: "retry", delayMs: retryDelay(error), reason: `${codeOf(error)}: ${messageOf(error)}` };

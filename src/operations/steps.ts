@@ -5,7 +5,7 @@ import { appendToLedger } from "../ledger/append.js";
 import type { Logger } from "../logger.js";
 import type { StepJournal } from "../providers/kms-provider.js";
 import { ProviderError } from "../providers/provider-error.js";
-import { codeOf, isRetryable, messageOf, OperationCanceledError } from "./errors.js";
+import { codeOf, isRetryable, logUnexpected, messageOf, OperationCanceledError } from "./errors.js";
 
 /** What a step's work receives: its journal (kept in the step's detail) and its attempt number. */
 export interface StepScope {
@@ -107,6 +107,7 @@ export function createStepRunner(db: Database, operation: StepOwner, logger: Log
       };
       // Throttling is the cloud pacing us, not a failure (SPEC section 6): the step waits to run again.
       const throttled = recorded.kind === "throttled";
+      logUnexpected(scope.logger, error, "step failed: unexpected error");
       if (throttled) scope.logger.info({ error: recorded }, "step throttled");
       else scope.logger.warn({ error: recorded }, "step failed");
       await db.transaction(async (tx) => {

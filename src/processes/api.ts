@@ -4,7 +4,6 @@ import { buildApp } from "../api/app.js";
 import type { Config } from "../config.js";
 import { loadRootKeyRing } from "../custody/root-keys.js";
 import { connectDatabase } from "../db/client.js";
-import { runMigrations } from "../db/migrate.js";
 import { startChainer } from "../ledger/chainer.js";
 import type { Logger } from "../logger.js";
 import { chainPassObserver, createMetrics, type Metrics } from "../metrics/metrics.js";
@@ -13,7 +12,8 @@ import { createProviderRegistry } from "../providers/registry.js";
 import { OPERATIONS_QUEUE, type OperationJobData, queuePrefix } from "../queue/names.js";
 import { queueStats } from "../queue/queue-stats.js";
 import { startRelay } from "../queue/relay.js";
-import { connectRedis } from "../redis.js";
+import { connectRedis, evictionCheck } from "../redis.js";
+import { databaseErrorLogger, migrateWhenReady, reportEvictionPolicy } from "./startup.js";
 
 export interface RunningApi {
   app: FastifyInstance;
@@ -33,8 +33,12 @@ export async function startApi(
   options: ApiOptions = {},
 ): Promise<RunningApi> {
   const metrics = options.metrics ?? createMetrics();
-  await runMigrations(config.databaseUrl);
-  const database = connectDatabase(config.databaseUrl, { applicationName: "keyferry-api" });
+  await migrateWhenReady(config, logger);
+  const database = connectDatabase(config.databaseUrl, {
+    applicationName: "keyferry-api",
+    timeouts: config.database,
+    onConnectionError: databaseErrorLogger(logger),
+  });
   const redis = connectRedis(config.redisUrl, "keyferry-api");
   redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
   const chainer = startChainer(
@@ -72,6 +76,9 @@ export async function startApi(
     db: database.db,
     redis,
     logger,
+    eviction: evictionCheck(redis, config.startup.redisEvictionCheck, (policy, mode) =>
+      reportEvictionPolicy(logger, policy, mode),
+    ),
     api: {
       ring,
       providers,

@@ -2,7 +2,6 @@ import { Queue } from "bullmq";
 import type { Config } from "../config.js";
 import { loadRootKeyRing } from "../custody/root-keys.js";
 import { connectDatabase, type Database } from "../db/client.js";
-import { runMigrations } from "../db/migrate.js";
 import { startChainer } from "../ledger/chainer.js";
 import type { Logger } from "../logger.js";
 import { instrumentLimits } from "../metrics/limits.js";
@@ -11,6 +10,7 @@ import { operationRunObserver } from "../metrics/operation-runs.js";
 import { instrumentProviders } from "../metrics/providers.js";
 import { type MetricsServer, startMetricsServer } from "../metrics/server.js";
 import type { EngineDependencies, RunOperation } from "../operations/engine.js";
+import { runOperation as defaultRunOperation } from "../operations/run.js";
 import { createProviderRegistry } from "../providers/registry.js";
 import { createDestinationLimits } from "../queue/limits.js";
 import { OPERATIONS_QUEUE, type OperationJobData, queuePrefix } from "../queue/names.js";
@@ -19,6 +19,7 @@ import { startSchedules } from "../queue/schedules.js";
 import { startSweeper } from "../queue/sweeper.js";
 import { startOperationsWorker, type WorkerSettings } from "../queue/worker.js";
 import { connectRedis, type Redis } from "../redis.js";
+import { databaseErrorLogger, migrateWhenReady } from "./startup.js";
 
 export interface RunningWorker {
   relay: Relay;
@@ -39,15 +40,6 @@ export interface WorkerProcessOptions {
   metrics?: Metrics;
 }
 
-// A specifier in a variable: the engine module is loaded only when the process starts.
-const RUN_MODULE = "../operations/run.js";
-
-async function loadRunOperation(): Promise<RunOperation> {
-  const module = (await import(RUN_MODULE)) as { runOperation?: RunOperation };
-  if (typeof module.runOperation !== "function") throw new Error(`${RUN_MODULE} exports no runOperation`);
-  return module.runOperation;
-}
-
 /**
  * Composition root of the worker process: the outbox relay, the sweeper, the ledger chainer and the BullMQ
  * operations worker, with every dependency made here and passed down.
@@ -57,10 +49,14 @@ export async function startWorkerProcess(
   logger: Logger,
   options: WorkerProcessOptions = {},
 ): Promise<RunningWorker> {
-  const runOperation = options.runOperation ?? (await loadRunOperation());
+  const runOperation = options.runOperation ?? defaultRunOperation;
   const metrics = options.metrics ?? createMetrics();
-  await runMigrations(config.databaseUrl);
-  const database = connectDatabase(config.databaseUrl, { applicationName: "keyferry-worker" });
+  await migrateWhenReady(config, logger);
+  const database = connectDatabase(config.databaseUrl, {
+    applicationName: "keyferry-worker",
+    timeouts: config.database,
+    onConnectionError: databaseErrorLogger(logger),
+  });
   // First, so that a port already taken stops the start before anything runs.
   const metricsServer = await serveMetrics(config, options, metrics, database.db, logger).catch(
     async (err: unknown) => {

@@ -1,6 +1,9 @@
 import { DelayedError, type Job, Worker } from "bullmq";
+import { sql } from "drizzle-orm";
 import { equalJitterDelay } from "../backoff.js";
 import type { Config } from "../config.js";
+import type { Database } from "../db/client.js";
+import { isBackingServiceDown, isDatabaseTimeout } from "../db/errors.js";
 import type { Logger } from "../logger.js";
 import type { EngineDependencies, RunOperation, RunOutcome } from "../operations/engine.js";
 import type { Redis } from "../redis.js";
@@ -18,6 +21,10 @@ export interface WorkerSettings {
   retryMaxMs: number;
   /** A job whose run was aborted by shutdown goes back to the queue after this. */
   releaseDelayMs: number;
+  /** While PostgreSQL is away the worker takes no jobs; it asks again this often. */
+  databaseProbeMs: number;
+  /** A run that met a database outage goes back to the queue after about this. */
+  databaseRetryMs: number;
 }
 
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
@@ -27,6 +34,8 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   retryBaseMs: 1000,
   retryMaxMs: 5 * 60_000,
   releaseDelayMs: 0,
+  databaseProbeMs: 1_000,
+  databaseRetryMs: 2_000,
 };
 
 export interface OperationsWorkerDependencies {
@@ -35,6 +44,8 @@ export interface OperationsWorkerDependencies {
   connection: () => Redis;
   runOperation: RunOperation;
   engine: EngineDependencies;
+  /** Probed while PostgreSQL is away; the engine's database when absent. */
+  db?: Database;
   logger: Logger;
   settings?: Partial<WorkerSettings>;
   /** Told how each run ended (metrics: src/metrics/operation-runs.ts); must not throw. */
@@ -103,6 +114,13 @@ export function startOperationsWorker(deps: OperationsWorkerDependencies): Opera
         log.info({ operationId: job.data.operationId }, "operation released at shutdown");
         return later(job, token, settings.releaseDelayMs);
       }
+      if (isBackingServiceDown(err) || isDatabaseTimeout(err)) {
+        // Not the operation's fault: no attempt spent; it resumes from its last recorded step.
+        const delayMs = equalJitterDelay(1, settings.databaseRetryMs, settings.databaseRetryMs);
+        report({ kind: "retry", delayMs, reason: "database unavailable" });
+        outage.noticed(err);
+        return later(job, token, delayMs);
+      }
       report({ kind: "crashed" });
       // An engine bug or lost dependency: BullMQ retries it with its own backoff.
       throw err;
@@ -120,6 +138,7 @@ export function startOperationsWorker(deps: OperationsWorkerDependencies): Opera
     stalledInterval: settings.stalledIntervalMs,
     maxStalledCount: settings.maxStalledCount,
   });
+  const outage = watchDatabaseOutage(worker, deps.db ?? deps.engine.db, settings.databaseProbeMs, log);
   worker.on("error", (err) => log.warn({ err: { message: err.message } }, "operations worker error"));
   worker.on("failed", (job, err) =>
     log.warn({ operationId: job?.data.operationId, err: { message: err.message } }, "operation job failed"),
@@ -129,6 +148,7 @@ export function startOperationsWorker(deps: OperationsWorkerDependencies): Opera
     worker,
     async stop() {
       shuttingDown = true;
+      outage.stop();
       const grace = setTimeout(() => {
         log.warn(
           { graceMs: deps.config.worker.shutdownGraceMs },
@@ -141,6 +161,56 @@ export function startOperationsWorker(deps: OperationsWorkerDependencies): Opera
       } finally {
         clearTimeout(grace);
       }
+    },
+  };
+}
+
+interface OutageWatch {
+  /** A run met a database outage: stop taking jobs until PostgreSQL answers again. */
+  noticed(error: unknown): void;
+  stop(): void;
+}
+
+/**
+ * While PostgreSQL is away the worker takes no more jobs (each would fail at once and spin through the
+ * queue); running ones finish or go back to the queue. A probe every `probeMs` resumes it when the database
+ * answers, so the worker comes back by itself.
+ */
+function watchDatabaseOutage(
+  worker: Worker<OperationJobData>,
+  db: Database,
+  probeMs: number,
+  log: Logger,
+): OutageWatch {
+  let down = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const probe = async () => {
+    timer = undefined;
+    if (stopped) return;
+    try {
+      await db.execute(sql`select 1`);
+      down = false;
+      log.info("postgres answers again: taking jobs");
+      worker.resume().catch((err: unknown) => log.warn({ err }, "operations worker did not resume"));
+    } catch {
+      timer = setTimeout(() => void probe(), probeMs);
+    }
+  };
+  return {
+    noticed(error) {
+      if (down || stopped) return;
+      down = true;
+      log.warn(
+        { err: { message: error instanceof Error ? error.message : String(error) } },
+        "postgres unavailable: taking no jobs until it answers",
+      );
+      worker.pause(true).catch(() => {});
+      timer = setTimeout(() => void probe(), probeMs);
+    },
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
     },
   };
 }

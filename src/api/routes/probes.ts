@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Database } from "../../db/client.js";
-import type { Redis } from "../../redis.js";
+import type { EvictionCheck, Redis } from "../../redis.js";
 import { publicDocs } from "../docs.js";
 import { answer, errorSchema } from "../schemas.js";
 
@@ -24,7 +24,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 const readySchema = z.object({ ok: z.literal(true), postgres: z.literal("ok"), redis: z.literal("ok") });
 
-export function registerProbeRoutes(app: FastifyInstance, deps: { db: Database; redis: Redis }): void {
+export function registerProbeRoutes(
+  app: FastifyInstance,
+  deps: { db: Database; redis: Redis; eviction?: EvictionCheck },
+): void {
   const probes = app.withTypeProvider<ZodTypeProvider>();
   probes.setValidatorCompiler(validatorCompiler);
   probes.setSerializerCompiler(serializerCompiler);
@@ -44,11 +47,15 @@ export function registerProbeRoutes(app: FastifyInstance, deps: { db: Database; 
     "/readyz",
     {
       schema: {
-        ...publicDocs("probes", "Readiness: PostgreSQL and Redis answer within 2 s"),
+        ...publicDocs(
+          "probes",
+          "Readiness: PostgreSQL and Redis answer within 2 s, and Redis does not evict (maxmemory-policy noeviction)",
+        ),
         response: {
           200: answer("ready to serve", readySchema),
           503: answer(
-            "PostgreSQL or Redis is not answering (backing_service_down; details say which)",
+            "PostgreSQL or Redis is not answering (backing_service_down; details say which), or Redis may evict " +
+              "keys (redis_evicts; details name the policy)",
             errorSchema,
           ),
         },
@@ -63,7 +70,16 @@ export function registerProbeRoutes(app: FastifyInstance, deps: { db: Database; 
       const [postgres, redis] = checks.map((c) =>
         c.status === "fulfilled" ? ("ok" as const) : ("down" as const),
       );
-      if (postgres === "ok" && redis === "ok") return { ok: true as const, postgres, redis };
+      if (postgres === "ok" && redis === "ok") {
+        const problem = await withTimeout(
+          deps.eviction?.problem() ?? Promise.resolve(undefined),
+          PROBE_TIMEOUT_MS,
+        ).catch(() => undefined);
+        if (problem === undefined) return { ok: true as const, postgres, redis };
+        return reply.code(503).send({
+          error: { code: "redis_evicts", message: problem, details: { postgres, redis: "evicts" } },
+        });
+      }
       return reply.code(503).send({
         error: {
           code: "backing_service_down",
