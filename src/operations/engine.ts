@@ -47,6 +47,11 @@ export interface EngineDependencies {
   nudge?: () => void;
   /** A bulk operation's children in flight per destination, unless the destination's `concurrency` says. */
   bulkWindow?: number;
+  /**
+   * Run these operations now: the one ahead of them on their key ended (src/queue/wake.ts promotes their
+   * delayed jobs). Without it they start at their blocked retry.
+   */
+  wake?: (operationIds: readonly string[]) => Promise<void>;
   /** How long a run's lease on its operation lasts unless renewed (a crashed worker's expires after it). */
   runLeaseMs?: number;
 }

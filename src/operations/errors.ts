@@ -11,6 +11,18 @@ export class OperationCanceledError extends KeyferryError {
   }
 }
 
+/**
+ * The run's lease on its operation is gone (another run took the operation over after this one stopped
+ * renewing): this run stops before its next step and writes nothing more; the other finishes it.
+ */
+export class RunLeaseLostError extends Error {
+  override name = "RunLeaseLostError";
+
+  constructor(operationId: string) {
+    super(`operation ${operationId}: this run's lease was lost; another run holds the operation`);
+  }
+}
+
 /** A bulk operation's children are still running: the parent looks again after `retryInMs`. */
 export class ChildrenPendingError extends KeyferryError {
   override name = "ChildrenPendingError";

@@ -35,7 +35,8 @@ export function defaultPurposes(type: KeyType): Purpose[] {
 /**
  * The next batch of children of a redistribution, in key name order after `afterName`: keys in service that
  * the selection names (all, a list, a prefix, or those `from` held) × every destination of `to`, minus the
- * pairs that already have a child of this parent or a live copy (a rerun or a partly done recovery).
+ * pairs that already have a child of this parent, a live copy (a rerun or a partly done recovery) or a copy
+ * another operation is making.
  */
 export async function planBatch(
   db: Queryable,
@@ -83,6 +84,19 @@ export async function planBatch(
     .from(operations)
     .where(and(eq(operations.parentId, parentId), inArray(operations.keyId, keyIds)));
   const taken = new Set(existingChildren.map((c) => `${c.keyId}/${c.kmsId}`));
+  // A copy another operation is making (a distribute, another run's child) is on its way: left alone too.
+  const inFlight = await db
+    .select({ keyId: operations.keyId, kmsId: operations.kmsId })
+    .from(operations)
+    .where(
+      and(
+        inArray(operations.keyId, keyIds),
+        eq(operations.type, "distribute"),
+        inArray(operations.state, ["queued", "running"]),
+        sql`${operations.parentId} is distinct from ${parentId}`,
+      ),
+    );
+  const coming = new Set(inFlight.map((c) => `${c.keyId}/${c.kmsId}`));
 
   const children: PlannedChild[] = [];
   let skipped = 0;
@@ -95,7 +109,7 @@ export async function planBatch(
       if (taken.has(`${key.id}/${destination.id}`)) continue;
       const live = ofKey.find((c) => c.kmsId === destination.id);
       // A copy in service (or on its way) is left alone; a failed one is distributed again.
-      if (live && live.state !== "failed") {
+      if ((live && live.state !== "failed") || coming.has(`${key.id}/${destination.id}`)) {
         skipped += 1;
         continue;
       }

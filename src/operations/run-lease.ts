@@ -26,7 +26,14 @@ export interface HeldLease {
   release(): Promise<void>;
 }
 
-/** Keep the lease `token` renewed every third of `leaseMs` until released. */
+/** A run that could not renew its lease stops this long before the lease may have run out in PostgreSQL. */
+const EXPIRY_MARGIN = 0.1;
+
+/**
+ * Keep the lease `token` renewed every third of `leaseMs` until released. A run whose renewals fail (the
+ * database is away or slow) stops by itself before its lease may have run out, so that it has stopped before
+ * another run can take the operation: two runs of one operation never overlap.
+ */
 export function holdLease(
   db: Database,
   operationId: string,
@@ -36,13 +43,34 @@ export function holdLease(
   outer: AbortSignal | undefined,
 ): HeldLease {
   const lost = new AbortController();
+  let expiry: NodeJS.Timeout | undefined;
+  /** The lease runs until `leaseMs` after `confirmedAt` (when the last renewal that held was sent). */
+  const armExpiry = (confirmedAt: number) => {
+    if (expiry) clearTimeout(expiry);
+    const left = confirmedAt + leaseMs * (1 - EXPIRY_MARGIN) - Date.now();
+    expiry = setTimeout(
+      () => {
+        if (lost.signal.aborted) return;
+        logger.warn({ operationId, leaseMs }, "run lease not renewed in time: stopping before it expires");
+        lost.abort(new Error("run lease expired"));
+      },
+      Math.max(0, left),
+    );
+    expiry.unref();
+  };
+  armExpiry(Date.now());
   const renew = async () => {
+    const sentAt = Date.now();
     const renewed = await db
       .update(operations)
       .set({ runExpiresAt: leaseUntil(leaseMs) })
       .where(and(eq(operations.id, operationId), eq(operations.runToken, token)))
       .returning({ id: operations.id });
-    if (renewed.length === 0 && !lost.signal.aborted) {
+    if (renewed.length > 0) {
+      if (!lost.signal.aborted) armExpiry(sentAt);
+      return;
+    }
+    if (!lost.signal.aborted) {
       logger.warn({ operationId }, "run lease lost: another run holds the operation; stopping");
       lost.abort(new Error("run lease lost"));
     }
@@ -55,6 +83,7 @@ export function holdLease(
     signal: outer ? AbortSignal.any([outer, lost.signal]) : lost.signal,
     async release() {
       clearInterval(timer);
+      if (expiry) clearTimeout(expiry);
       await db
         .update(operations)
         .set({ runToken: null, runExpiresAt: null })

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { keys, kms, type OperationError, operations } from "../db/schema/index.js";
 import { InvalidInputError } from "../errors/invalid-input-error.js";
@@ -15,14 +15,18 @@ import {
   logUnexpected,
   messageOf,
   OperationCanceledError,
+  RunLeaseLostError,
 } from "./errors.js";
 import { PROCESSORS, type Processor } from "./processors.js";
 import { release } from "./redistribute.js";
 import { DEFAULT_RUN_LEASE_MS, holdLease, leaseFree, leaseUntil } from "./run-lease.js";
 import { createStepRunner } from "./steps.js";
 
-/** How long a blocked operation waits before asking again (the earlier operation on its key is running). */
-export const BLOCKED_RETRY_MS = 1_000;
+/**
+ * How long a blocked operation waits before asking again (an earlier operation on its key has not ended).
+ * Only a safety net: the operation that ends wakes the next of its key at once (`wakeNext`).
+ */
+export const BLOCKED_RETRY_MS = 10_000;
 /** How long a run that found another run holding the operation waits before looking again. */
 const LEASE_RETRY_MS = 5_000;
 /**
@@ -47,6 +51,8 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     return { kind: "finished", state: "failed" };
   }
   if (FINAL_STATES.has(operation.state)) {
+    // Also a queued operation canceled by the API: its job ends here, and the next of its key may go.
+    wakeNext(deps, operation);
     return { kind: "finished", state: operation.state as "succeeded" | "failed" | "canceled" };
   }
   if (await hasEarlierUnfinished(db, operation)) return { kind: "blocked", retryInMs: BLOCKED_RETRY_MS };
@@ -69,6 +75,7 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     ...(keyName ? { key: keyName } : {}),
     ...(kmsName ? { kms: kmsName } : {}),
   });
+  const token = randomUUID();
   const ctx: OperationContext = {
     deps,
     operation,
@@ -78,11 +85,10 @@ export const runOperation: RunOperation = async (deps, operationId, attempt, sig
     attempt,
     signal,
     logger,
-    step: createStepRunner(db, { id: operationId, keyName, kmsName }, logger),
+    step: createStepRunner(db, { id: operationId, keyName, kmsName, leaseToken: token }, logger),
   };
   const filed = { operationId, keyName, kmsName, actor: ACTOR };
   const leaseMs = deps.runLeaseMs ?? DEFAULT_RUN_LEASE_MS;
-  const token = randomUUID();
 
   const started = await db.transaction(async (tx) => {
     const rows = await tx
@@ -144,7 +150,11 @@ async function runHeld(
     }
     await processor.run(ctx);
   } catch (error) {
-    if (error instanceof OperationCanceledError) return { kind: "finished", state: "canceled" };
+    if (error instanceof OperationCanceledError) {
+      wakeNext(deps, operation);
+      return { kind: "finished", state: "canceled" };
+    }
+    if (error instanceof RunLeaseLostError) return leaseLost(ctx);
     if (error instanceof ChildrenPendingError) return { kind: "blocked", retryInMs: error.retryInMs };
     logUnexpected(logger, error, "operation run failed: unexpected error");
     if (isRetryable(error)) {
@@ -165,6 +175,7 @@ async function runHeld(
     return true;
   });
   if (!ended) return leaseLost(ctx);
+  wakeNext(deps, operation);
   await releaseSiblings(deps, operation);
   return { kind: "finished", state: "succeeded" };
 }
@@ -182,7 +193,7 @@ function heldBy(ctx: OperationContext) {
 /** Another run took the operation over (this one's lease had expired): that run finishes it. */
 function leaseLost(ctx: OperationContext): RunOutcome {
   ctx.logger.warn("run lease lost before the end: the run that holds the operation finishes it");
-  return { kind: "blocked", retryInMs: BLOCKED_RETRY_MS };
+  return { kind: "blocked", retryInMs: LEASE_RETRY_MS };
 }
 
 /** Not started: the operation is final, or another run holds its lease (look again once it may be free). */
@@ -224,6 +235,7 @@ async function failOperation(
   });
   if (!ended) return leaseLost(ctx);
   ctx.logger.warn({ error: failure }, "operation failed");
+  wakeNext(ctx.deps, ctx.operation);
   await releaseSiblings(ctx.deps, ctx.operation);
   return { kind: "finished", state: "failed" };
 }
@@ -234,24 +246,64 @@ async function loadOperation(db: Database, id: string): Promise<OperationRow | u
 }
 
 /**
- * Operations on one key run one at a time, in the order they were accepted (created_at, then id). Children
- * of one bulk operation are the exception among themselves: a redistribution's copies of one key to several
- * destinations touch different copies, so they run in parallel like a rotation's fan-out does (one slow
- * destination must not hold the key's copy to a fast one); they still wait for everything accepted before.
+ * Operations on one key run one at a time, in their key's order (`key_seq`, given at intake under the key
+ * row's lock, so in the order the intakes committed, whichever process took them): an operation starts only
+ * when every earlier one of its key has ended. That is the guard of the whole run: the earlier operation
+ * stays `queued`/`running` until its final state is written under its run lease, and a run that loses its
+ * lease stops (run-lease.ts, steps.ts). Children of one bulk operation are the exception among themselves:
+ * a redistribution's copies of one key to several destinations touch different copies, so they run in
+ * parallel like a rotation's fan-out does (one slow destination must not hold the key's copy to a fast
+ * one); they still wait for everything accepted before them.
  */
 async function hasEarlierUnfinished(db: Database, operation: OperationRow): Promise<boolean> {
-  if (!operation.keyId) return false;
+  if (!operation.keyId || operation.keySeq === null) return false;
   const siblings = operation.parentId ? sql`and o.parent_id is distinct from ${operation.parentId}` : sql``;
   const result = await db.execute<{ earlier: boolean }>(sql`
     select exists (
       select 1 from ${operations} o
       where o.key_id = ${operation.keyId}
-        and o.id <> ${operation.id}
         and o.state in ('queued', 'running')
+        and o.key_seq < ${operation.keySeq}
         ${siblings}
-        and (o.created_at, o.id) < (select created_at, id from ${operations} where id = ${operation.id})
     ) as earlier`);
   return result.rows[0]?.earlier === true;
+}
+
+/** Operations woken at most per end (a redistribution's children of one key: one per destination). */
+const WAKE_LIMIT = 32;
+
+/**
+ * The operation ended: the next of its key (with its siblings of the same bulk run) may start now. Their
+ * jobs wait delayed (they found this one ahead of them); the queue's waker promotes them, so the key's
+ * next operation starts at once instead of at its blocked retry. Runs in the background and never throws.
+ */
+function wakeNext(deps: EngineDependencies, operation: OperationRow): void {
+  const { wake } = deps;
+  if (!wake || !operation.keyId) return;
+  const keyId = operation.keyId;
+  const next = async () => {
+    const rows = await deps.db
+      .select({ id: operations.id, parentId: operations.parentId, held: operations.held })
+      .from(operations)
+      .where(and(eq(operations.keyId, keyId), inArray(operations.state, ["queued", "running"])))
+      .orderBy(asc(operations.keySeq))
+      .limit(WAKE_LIMIT);
+    const [first] = rows;
+    // A held child has no job yet: its parent hands it to the queue (and the ones after it wait for it).
+    if (!first || first.held) return [];
+    // Siblings run side by side, up to the first operation that is not one of them (it waits for them).
+    const group = [first];
+    for (const row of rows.slice(1)) {
+      if (!first.parentId || row.parentId !== first.parentId || row.held) break;
+      group.push(row);
+    }
+    return group.map((r) => r.id);
+  };
+  next()
+    .then((ids) => (ids.length > 0 ? wake(ids) : undefined))
+    .catch((error: unknown) =>
+      deps.logger.debug({ operationId: operation.id, error: messageOf(error) }, "next operation not woken"),
+    );
 }
 
 async function finalState(db: Database, id: string): Promise<RunOutcome> {

@@ -5,7 +5,14 @@ import { appendToLedger } from "../ledger/append.js";
 import type { Logger } from "../logger.js";
 import type { StepJournal } from "../providers/kms-provider.js";
 import { ProviderError } from "../providers/provider-error.js";
-import { codeOf, isRetryable, logUnexpected, messageOf, OperationCanceledError } from "./errors.js";
+import {
+  codeOf,
+  isRetryable,
+  logUnexpected,
+  messageOf,
+  OperationCanceledError,
+  RunLeaseLostError,
+} from "./errors.js";
 
 /** What a step's work receives: its journal (kept in the step's detail) and its attempt number. */
 export interface StepScope {
@@ -32,6 +39,8 @@ export interface StepOwner {
   id: string;
   keyName: string | null;
   kmsName: string | null;
+  /** The run's lease (src/operations/run-lease.ts): a step starts only while the run still holds it. */
+  leaseToken?: string;
 }
 
 const ACTOR = "worker";
@@ -46,10 +55,13 @@ export function createStepRunner(db: Database, operation: StepOwner, logger: Log
     const filed = { operationId: operation.id, keyName: operation.keyName, kmsName, actor: ACTOR };
     const started = await db.transaction(async (tx) => {
       const [owner] = await tx
-        .select({ state: operations.state })
+        .select({ state: operations.state, runToken: operations.runToken })
         .from(operations)
         .where(eq(operations.id, operation.id));
       if (owner?.state === "canceled") throw new OperationCanceledError(operation.id);
+      if (operation.leaseToken && owner?.runToken !== operation.leaseToken) {
+        throw new RunLeaseLostError(operation.id);
+      }
       const [existing] = await tx
         .select()
         .from(operationSteps)

@@ -17,6 +17,7 @@ import { OPERATIONS_QUEUE, type OperationJobData, queuePrefix } from "../queue/n
 import { type Relay, startRelay } from "../queue/relay.js";
 import { startSchedules } from "../queue/schedules.js";
 import { startSweeper } from "../queue/sweeper.js";
+import { createWaker } from "../queue/wake.js";
 import { startOperationsWorker, type WorkerSettings } from "../queue/worker.js";
 import { connectRedis, type Redis } from "../redis.js";
 import { databaseErrorLogger, migrateWhenReady } from "./startup.js";
@@ -87,6 +88,11 @@ export async function startWorkerProcess(
     redisPrefix: config.redisPrefix,
     logger: logger.child({ component: "outbox-relay" }),
   });
+  const queue = new Queue<OperationJobData>(OPERATIONS_QUEUE, {
+    connection: connection("sweeper")(),
+    prefix: queuePrefix(config.redisPrefix),
+  });
+  queue.on("error", () => {});
   const engine: EngineDependencies = {
     db: database.db,
     ring,
@@ -94,15 +100,11 @@ export async function startWorkerProcess(
     limits: instrumentLimits(limits, metrics),
     logger: logger.child({ component: "engine" }),
     nudge: () => relay.nudge(),
+    wake: createWaker(queue, logger.child({ component: "waker" })),
     bulkWindow: config.worker.kmsConcurrency,
     ...(options.runLeaseMs ? { runLeaseMs: options.runLeaseMs } : {}),
   };
 
-  const queue = new Queue<OperationJobData>(OPERATIONS_QUEUE, {
-    connection: connection("sweeper")(),
-    prefix: queuePrefix(config.redisPrefix),
-  });
-  queue.on("error", () => {});
   const sweeper = startSweeper({
     db: database.db,
     queue,

@@ -145,7 +145,15 @@ describe("distributions", () => {
     expect(pending[0]).toMatchObject({ keyName: "signer", kmsName: "aws-dev" });
 
     expect((await api.call("GET", "/v1/kms/aws-dev/keys/signer")).statusCode).toBe(404);
-    expect((await api.call("DELETE", "/v1/kms/aws-dev/keys/signer")).statusCode).toBe(404);
+    // The copy is on its way: a second distribute is refused, naming the one making it.
+    const duplicate = await api.call("PUT", "/v1/kms/aws-dev/keys/signer", {
+      body: { purpose: ["sign", "verify"], protection: "hsm" },
+    });
+    expect(duplicate.statusCode).toBe(409);
+    expect(duplicate.json().error).toMatchObject({
+      code: "already_distributed",
+      details: { operationId: put.json().id },
+    });
 
     // What the engine would write once the copy exists:
     const db = database().db;

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { distributions } from "../../db/schema/index.js";
+import { copyInFlight, planningRedistribution } from "../../operations/copy-intents.js";
 import { acceptForCaller } from "../accept.js";
 import { conflict, notFound as missing } from "../api-error.js";
 import { type ApiApp, type ApiContext, callerOf } from "../context.js";
@@ -43,7 +44,7 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
           "distributions",
           "Distribute a key to a destination",
           "422 names the rule when the cloud cannot hold the combination; 409 `already_distributed` when a " +
-            "copy exists.",
+            "copy exists or is being made (`details.operationId` names the operation making it).",
         ),
         params: distributionParamsSchema,
         body: putBody,
@@ -61,7 +62,16 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
         ctx.providers
           .get(destination.provider)
           .checkSupport(destinationOf(destination), { name: key.name, type: key.type, purposes, protection });
-        const existing = await liveDistribution(tx, key.id, destination.id);
+        const inFlight = await copyInFlight(tx, key.id, destination.id);
+        if (inFlight?.type === "distribute") {
+          throw conflict(
+            "already_distributed",
+            `key ${key.name} is being distributed to ${destination.name} by operation ${inFlight.id}`,
+            { operationId: inFlight.id },
+          );
+        }
+        // A removal in flight goes first: then the copy is gone and this one is made anew.
+        const existing = inFlight ? undefined : await liveDistribution(tx, key.id, destination.id);
         if (existing && existing.state !== "failed") {
           throw conflict(
             "already_distributed",
@@ -110,7 +120,9 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
           "distributions",
           "Remove a key's copy from a destination (the key stays)",
           "The copy stops working at once; AWS schedules deletion after the kms's pending window, Azure " +
-            "soft-deletes (and purges when the kms says so).",
+            "soft-deletes (and purges when the kms says so). A copy being made is removed once made; 409 " +
+            "`removal_in_progress` while a removal runs, `redistribution_in_progress` while a redistribution " +
+            "is about to make it (`details.operationId` names it); 404 when there is no copy.",
         ),
         params: distributionParamsSchema,
         response: { ...accepted, ...mutationErrors, ...notFound },
@@ -121,13 +133,32 @@ export function registerKmsKeyRoutes(app: ApiApp, ctx: ApiContext): void {
         const caller = callerOf(request);
         const key = await findKey(tx, request.params.key, { forUpdate: true });
         const destination = await findKms(tx, request.params.kms);
+        const inFlight = await copyInFlight(tx, key.id, destination.id);
+        if (inFlight?.type === "remove") {
+          throw conflict(
+            "removal_in_progress",
+            `key ${key.name} is being removed from ${destination.name} by operation ${inFlight.id}`,
+            { operationId: inFlight.id },
+          );
+        }
+        // A distribution in flight goes first: this removal takes away the copy it makes.
         const existing = await liveDistribution(tx, key.id, destination.id);
-        if (!existing) throw missing(`key ${key.name} is not distributed to ${destination.name}`);
+        if (!inFlight && !existing) {
+          const run = await planningRedistribution(tx, key, destination.id);
+          if (run) {
+            throw conflict(
+              "redistribution_in_progress",
+              `redistribution ${run} is planning a copy of key ${key.name} in ${destination.name}; remove it once the run made it`,
+              { operationId: run },
+            );
+          }
+          throw missing(`key ${key.name} is not distributed to ${destination.name}`);
+        }
         return acceptForCaller(tx, caller, {
           type: "remove",
           keyId: key.id,
           kmsId: destination.id,
-          input: { distributionId: existing.id },
+          input: existing && !inFlight ? { distributionId: existing.id } : {},
           keyName: key.name,
           kmsName: destination.name,
         });

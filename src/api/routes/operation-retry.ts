@@ -1,6 +1,7 @@
 import { and, eq, inArray, like, sql } from "drizzle-orm";
 import { operationSteps, operations, outbox } from "../../db/schema/index.js";
 import { appendToLedger } from "../../ledger/append.js";
+import { resequence } from "../../operations/intake.js";
 import { REDISTRIBUTE_RESET_STEPS } from "../../operations/redistribute.js";
 import { OPERATIONS_QUEUE } from "../../queue/names.js";
 import { acceptedAnswer } from "../accept.js";
@@ -48,8 +49,9 @@ export function registerOperationRetryRoutes(app: ApiApp, ctx: ApiContext): void
           .update(operations)
           .set({ ...reset, held: true })
           .where(and(eq(operations.parentId, operation.id), eq(operations.state, "failed")))
-          .returning({ id: operations.id });
+          .returning({ id: operations.id, keyId: operations.keyId });
         await tx.update(operations).set(reset).where(eq(operations.id, operation.id));
+        await resequence(tx, [operation, ...children]);
         await tx.insert(outbox).values({ operationId: operation.id, queue: OPERATIONS_QUEUE });
         const requeued = [operation, ...children];
         if (operation.type === "redistribute") {

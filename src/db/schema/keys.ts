@@ -19,6 +19,11 @@ export const keys = pgTable(
     deletionAllowed: boolean("deletion_allowed").notNull().default(false),
     rotationPeriodSeconds: bigint("rotation_period_seconds", { mode: "number" }),
     offlineExport: boolean("offline_export").notNull().default(false),
+    /**
+     * The last per-key sequence number given to one of the key's operations (`operations.key_seq`), bumped at
+     * intake under this row's lock, so that the key's operations are ordered as their intakes committed.
+     */
+    opSeq: bigint("op_seq", { mode: "number" }).notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

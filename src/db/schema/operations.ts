@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  bigint,
   boolean,
   check,
   index,
@@ -52,6 +53,12 @@ export const operations = pgTable(
     keyId: uuid("key_id").references(() => keys.id, { onDelete: "set null" }),
     kmsId: uuid("kms_id").references(() => kms.id, { onDelete: "set null" }),
     parentId: uuid("parent_id").references((): AnyPgColumn => operations.id, { onDelete: "cascade" }),
+    /**
+     * The operation's place among its key's operations (1, 2, ...), given at intake under the key row's lock
+     * (`keys.op_seq`): the order in which they run, whichever process accepted them and whenever that
+     * committed. Null for operations without a key.
+     */
+    keySeq: bigint("key_seq", { mode: "number" }),
     input: jsonb("input").$type<Record<string, unknown>>().notNull().default({}),
     error: jsonb("error").$type<OperationError>(),
     requestedBy: uuid("requested_by").references(() => apiTokens.id, { onDelete: "set null" }),
@@ -78,6 +85,9 @@ export const operations = pgTable(
       .on(t.parentId, t.keyId, t.kmsId)
       .where(sql`${t.parentId} is not null`),
     index("operations_key").on(t.keyId, t.createdAt),
+    uniqueIndex("operations_key_seq").on(t.keyId, t.keySeq),
+    // The unfinished operations of a key, in their order: what a run waits for and whom it wakes.
+    index("operations_key_unfinished").on(t.keyId, t.keySeq).where(sql`${t.state} in ('queued', 'running')`),
     index("operations_kms").on(t.kmsId, t.createdAt),
     index("operations_parent_state").on(t.parentId, t.state),
     index("operations_parent_held").on(t.parentId, t.kmsId, t.createdAt, t.id).where(sql`${t.held}`),
