@@ -10,7 +10,7 @@ import type { Logger } from "../logger.js";
  * runs); another run finds it held and waits; a run that lost its lease stops at its next step and writes no
  * final state. A crashed worker's lease simply expires.
  */
-export const DEFAULT_RUN_LEASE_MS = 45_000;
+export const DEFAULT_RUN_LEASE_MS = 6_000;
 
 /** The condition under which a run may take the lease: nobody holds it, or its holder stopped renewing. */
 export const leaseFree = sql`(${operations.runToken} is null or ${operations.runExpiresAt} < now())`;

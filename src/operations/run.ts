@@ -27,8 +27,8 @@ import { createStepRunner } from "./steps.js";
  * Only a safety net: the operation that ends wakes the next of its key at once (`wakeNext`).
  */
 export const BLOCKED_RETRY_MS = 10_000;
-/** How long a run that found another run holding the operation waits before looking again. */
-const LEASE_RETRY_MS = 5_000;
+/** How long a run that found another run holding the operation waits before looking again, at most. */
+const LEASE_RETRY_MS = 2_000;
 /**
  * Runs of one operation after which it fails instead of trying again: the end of a loop that never settles
  * (a job that crashes every worker it reaches, which BullMQ fails and the sweeper re-enqueues). Throttling
@@ -200,7 +200,7 @@ function leaseLost(ctx: OperationContext): RunOutcome {
 async function finalOrHeld(db: Database, id: string, leaseMs: number): Promise<RunOutcome> {
   const row = await loadOperation(db, id);
   if (row && !FINAL_STATES.has(row.state)) {
-    return { kind: "blocked", retryInMs: Math.min(leaseMs, LEASE_RETRY_MS) };
+    return { kind: "blocked", retryInMs: Math.min(leaseMs / 3, LEASE_RETRY_MS) };
   }
   return finalState(db, id);
 }

@@ -88,8 +88,9 @@ export async function startWorkerProcess(
     redisPrefix: config.redisPrefix,
     logger: logger.child({ component: "outbox-relay" }),
   });
+  const sweeperRedis = connection("sweeper")();
   const queue = new Queue<OperationJobData>(OPERATIONS_QUEUE, {
-    connection: connection("sweeper")(),
+    connection: sweeperRedis,
     prefix: queuePrefix(config.redisPrefix),
   });
   queue.on("error", () => {});
@@ -108,6 +109,7 @@ export async function startWorkerProcess(
   const sweeper = startSweeper({
     db: database.db,
     queue,
+    redis: sweeperRedis,
     logger: logger.child({ component: "queue-sweeper" }),
     onEnqueued: () => relay.nudge(),
     ...options.sweeper,

@@ -28,8 +28,8 @@ export interface WorkerSettings {
 }
 
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
-  lockDurationMs: 30_000,
-  stalledIntervalMs: 15_000,
+  lockDurationMs: 5_000,
+  stalledIntervalMs: 2_500,
   maxStalledCount: 5,
   retryBaseMs: 1000,
   retryMaxMs: 5 * 60_000,
