@@ -96,7 +96,8 @@ export function logUnexpected(logger: Logger, error: unknown, what: string): voi
     if (logged.has(error)) return;
     logged.add(error);
   }
-  logger.error({ err: describeError(error) }, what);
+  // Not under `err`: pino's error serializer would turn this plain description into `type: "Object"`.
+  logger.error({ cause: describeError(error) }, what);
 }
 
 /** Class, message, code and stack of an error and its causes, for a log line (never its other fields). */

@@ -1,11 +1,14 @@
+import { Writable } from "node:stream";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { distributions, keys, operations } from "../../src/db/schema/index.js";
 import { chainAll } from "../../src/ledger/chain.js";
 import { verifyLedger } from "../../src/ledger/verify.js";
+import { createLogger } from "../../src/logger.js";
 import { MAX_RUNS, runOperation } from "../../src/operations/run.js";
 import { useTestDatabase } from "../helpers/database.js";
+import { until } from "../helpers/worker-process.js";
 import { keysTagged, liveKeysByVersion } from "../providers/aws-kms/helpers.js";
 import { keyNames, vaultClient, versionsOf } from "../providers/azure-key-vault/helpers.js";
 import {
@@ -59,6 +62,74 @@ describe("operations engine: failures and ordering", () => {
     expect(await runOperation(engine.deps, rotate, 3)).toEqual({ kind: "finished", state: "succeeded" });
     const [key] = await db.select().from(keys).where(eq(keys.id, keyId));
     expect(key?.latestVersion).toBe(2);
+  });
+
+  it("an operation that ends wakes the next of its key, in the order given at intake", async () => {
+    const { db } = database();
+    const woken: string[][] = [];
+    const deps = { ...engine.deps, wake: async (ids: readonly string[]) => void woken.push([...ids]) };
+    const { keyId, operationId: create } = await acceptCreate(db, "wakes", "ecdsa-p256");
+    const first = await accept(db, "rotate", { id: keyId, name: "wakes" });
+    const second = await accept(db, "rotate", { id: keyId, name: "wakes" });
+    const seqs = await db
+      .select({ id: operations.id, keySeq: operations.keySeq })
+      .from(operations)
+      .where(eq(operations.keyId, keyId));
+    const seqOf = (id: string) => seqs.find((row) => row.id === id)?.keySeq;
+    expect([seqOf(create), seqOf(first), seqOf(second)]).toEqual([1, 2, 3]);
+    expect(await runOperation(deps, second, 1)).toMatchObject({ kind: "blocked" });
+    expect(await runOperation(deps, create, 1)).toEqual({ kind: "finished", state: "succeeded" });
+    await until(async () => woken.length > 0, "the next operation to be woken", 5_000);
+    // Only the next one: the one after it still waits for it.
+    expect(woken).toEqual([[first]]);
+    expect(await runOperation(deps, second, 2)).toMatchObject({ kind: "blocked" });
+    expect(await runOperation(deps, first, 1)).toEqual({ kind: "finished", state: "succeeded" });
+    await until(async () => woken.length > 1, "the last operation to be woken", 5_000);
+    expect(woken[1]).toEqual([second]);
+  });
+
+  it("an unexpected error is logged once where it happens, with its class, message, stack and operation id", async () => {
+    const { db } = database();
+    const key = await createKey("diagnosed", "ecdsa-p256");
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger(
+      { level: "info" },
+      new Writable({
+        write: (chunk, _e, done) => {
+          lines.push(JSON.parse(String(chunk)));
+          done();
+        },
+      }),
+    );
+    // A provider whose every call throws a plain TypeError: the bug no emulator fault produces.
+    const broken = new Proxy(engine.deps.providers.get("awskms"), {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== "function" || property === "checkSupport") return value;
+        return () => {
+          throw new TypeError("cannot read properties of undefined (reading 'KeyId')");
+        };
+      },
+    });
+    const deps = { ...engine.deps, logger, providers: { ...engine.deps.providers, get: () => broken } };
+    const distribute = await accept(db, "distribute", key, {
+      kms: awsDest(),
+      input: { purposes: ["sign", "verify"], protection: "hsm" },
+    });
+    // An internal error may be transient: the operation is run again later; the log tells what it was.
+    expect(await runOperation(deps, distribute, 1)).toMatchObject({
+      kind: "retry",
+      reason: "internal_error: unexpected TypeError (see the worker's log)",
+    });
+    const logged = lines.filter(
+      (line) => (line.cause as { type?: string } | undefined)?.type === "TypeError",
+    );
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      operationId: distribute,
+      cause: { type: "TypeError", message: "cannot read properties of undefined (reading 'KeyId')" },
+    });
+    expect(String((logged[0]?.cause as { stack?: string } | undefined)?.stack)).toContain("failures.test.ts");
   });
 
   it("an operation that never settles fails after MAX_RUNS runs instead of looping forever", async () => {
