@@ -58,6 +58,8 @@ function spawnWorker(): WorkerProcess {
     KEYFERRY_REDIS_PREFIX: testRedis().prefix,
     KEYFERRY_ROOT_KEY: ROOT_KEY,
     KEYFERRY_SHUTDOWN_GRACE_MS: "5000",
+    // Default lock, stalled-check and run-lease settings: the recovery time printed below is production's.
+    TEST_DEFAULT_RECOVERY: "1",
   });
   workers.push(worker);
   return worker;
@@ -186,7 +188,30 @@ describe("a worker SIGKILLed in the middle of distributions", () => {
       .where(eq(operationSteps.state, "running"));
     expect(interrupted.length).toBeGreaterThan(0);
 
+    const killedAt = Date.now();
     const second = spawnWorker();
+    // How soon the steps the killed worker was in are started again (another run took the operations over).
+    await until(
+      async () => {
+        const again = await db
+          .select({ attempts: operationSteps.attempts })
+          .from(operationSteps)
+          .where(
+            inArray(
+              operationSteps.id,
+              interrupted.map((s) => s.id),
+            ),
+          );
+        return again.every((s) => s.attempts >= 2);
+      },
+      "the interrupted steps to start again",
+      60_000,
+      [second],
+    );
+    const resumedAfter = ((Date.now() - killedAt) / 1000).toFixed(1);
+    process.stdout.write(
+      `[sigkill] ${interrupted.length} interrupted steps started again ${resumedAfter} s after the kill (lock 5 s, stalled check 2.5 s, run lease 6 s)\n`,
+    );
     await until(
       async () => {
         const now = await progress();
