@@ -32,12 +32,6 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-/**
- * Re-enqueue, through the outbox, operations that are not final but whose job is gone from BullMQ (Redis
- * lost data, a job was removed, or BullMQ failed or completed it while the operation did not finish), so
- * that an accepted request is never lost (SPEC section 6). A failed or completed job is removed first: BullMQ
- * would ignore a new job with the same id.
- */
 /** Defaults (README, Reliability): a job gone for 30 s is made again; an emptied Redis is noticed in 2 s. */
 export const DEFAULT_SWEEP_GRACE_MS = 30_000;
 export const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
@@ -66,6 +60,12 @@ function epochMarker(client: Redis | undefined, prefix: string) {
   };
 }
 
+/**
+ * Re-enqueue, through the outbox, operations that are not final but whose job is gone from BullMQ (Redis
+ * lost data, a job was removed, or BullMQ failed or completed it while the operation did not finish), so
+ * that an accepted request is never lost (SPEC section 6). A failed or completed job is removed first: BullMQ
+ * would ignore a new job with the same id.
+ */
 export function startSweeper(deps: SweeperDependencies): Sweeper {
   const defaultGraceMs = deps.graceMs ?? DEFAULT_SWEEP_GRACE_MS;
   const intervalMs = deps.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
